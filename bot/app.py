@@ -1,0 +1,216 @@
+"""Wiring: the settings become services, the services become a python-telegram-bot Application."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from telegram import BotCommand
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackContext, ExtBot
+from telegram.ext import ContextTypes as _ContextTypes
+
+from bot import limits
+from bot.background import Background
+from bot.delivery import Deliverer
+from bot.drafts import DraftService
+from bot.evolink import EvolinkClient
+from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
+from bot.messenger import Messenger
+from bot.references import ReferenceProcessor
+from bot.settings import MediaHosting, Settings
+from bot.signing import UrlSigner, load_or_create_key
+from bot.submit import Submitter
+from bot.telegram_files import TelegramFiles
+from bot.tracker import TaskTracker
+from storage import Database, Store
+from storage.db import Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything the handlers and the web server need, built once per process."""
+
+    settings: Settings
+    store: Store
+    http: httpx.AsyncClient
+    evolink: EvolinkClient
+    local_host: LocalHost | None
+    messenger: Messenger
+    background: Background
+    drafts: DraftService
+    submitter: Submitter
+    tracker: TaskTracker
+
+    async def start(self) -> None:
+        """Open the database and pick up whatever a previous run left unfinished."""
+        for directory in (self.settings.media_dir, self.settings.tmp_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        await self.store.open()
+        await self.drafts.resume()
+        await self.submitter.resume()
+        await self.tracker.resume()
+        self.tracker.start()
+
+    async def close(self) -> None:
+        """Stop background work and release connections; in-flight tasks resume on restart."""
+        await self.tracker.stop()
+        await self.background.close()
+        await self.http.aclose()
+        await self.store.close()
+
+
+class BotData:
+    """python-telegram-bot's `bot_data`, typed: it carries the services."""
+
+    services: Services
+
+
+BotContext = CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]
+CONTEXT_TYPES = _ContextTypes(bot_data=BotData)
+
+BotApplication = Application[ExtBot[Any], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
+
+COMMANDS = [
+    BotCommand("generate", "Make the video from your draft"),
+    BotCommand("status", "Your videos in progress"),
+    BotCommand("cancel", "Discard the current draft"),
+    BotCommand("help", "How to use this bot"),
+]
+
+
+def build_services(settings: Settings, application: BotApplication, *, clock: Clock) -> Services:
+    """Create every service (nothing is opened or started here)."""
+    timeout = httpx.Timeout(settings.http_timeout_seconds, connect=10.0)
+    http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+    evolink = EvolinkClient(
+        http,
+        api_key=settings.evolink_api_key.get_secret_value(),
+        base_url=str(settings.evolink_base_url),
+        files_base_url=str(settings.evolink_files_base_url),
+    )
+    store = Store(Database(settings.database_path, clock=clock))
+    local_host: LocalHost | None = None
+    host: MediaHost
+    if settings.media_hosting is MediaHosting.LOCAL:
+        key = load_or_create_key(
+            settings.data_dir / "signing.key",
+            settings.media_signing_key.get_secret_value() if settings.media_signing_key else None,
+        )
+        local_host = LocalHost(
+            media_dir=settings.media_dir,
+            public_url=settings.public_url(""),
+            signer=UrlSigner(key),
+            ttl_seconds=settings.media_url_ttl_seconds,
+            clock=clock,
+        )
+        host = local_host
+    else:
+        host = EvolinkFilesHost(evolink, clock=clock)
+    bot = application.bot
+    messenger = Messenger(bot)
+    background = Background()
+    files = TelegramFiles(
+        bot,
+        http,
+        local_mode=settings.telegram_local_mode,
+        max_bytes=None if settings.telegram_local_mode else limits.TELEGRAM_DOWNLOAD_MAX_BYTES,
+    )
+    processor = ReferenceProcessor(
+        drafts=store.drafts,
+        files=files,
+        host=host,
+        media_dir=settings.media_dir,
+        tmp_dir=settings.tmp_dir,
+        clock=clock,
+    )
+    drafts = DraftService(
+        store=store,
+        processor=processor,
+        messenger=messenger,
+        background=background,
+        quiet_seconds=settings.album_quiet_seconds,
+    )
+    deliverer = Deliverer(
+        bot=bot, store=store, messenger=messenger, http=http, tmp_dir=settings.tmp_dir, clock=clock
+    )
+    tracker = TaskTracker(
+        store=store,
+        client=evolink,
+        messenger=messenger,
+        deliverer=deliverer,
+        background=background,
+        poll_interval=settings.poll_interval_seconds,
+        progress_edit_seconds=settings.progress_edit_seconds,
+        deadline_seconds=settings.task_deadline_seconds,
+        clock=clock,
+    )
+
+    def callback_url(secret: str) -> str | None:
+        return (
+            settings.public_url(f"callbacks/evolink/{secret}")
+            if settings.callbacks_enabled
+            else None
+        )
+
+    submitter = Submitter(
+        store=store,
+        drafts=drafts,
+        processor=processor,
+        client=evolink,
+        messenger=messenger,
+        background=background,
+        callback_url=callback_url,
+        on_submitted=tracker.wake,
+        clock=clock,
+    )
+    return Services(
+        settings=settings,
+        store=store,
+        http=http,
+        evolink=evolink,
+        local_host=local_host,
+        messenger=messenger,
+        background=background,
+        drafts=drafts,
+        submitter=submitter,
+        tracker=tracker,
+    )
+
+
+async def post_init(application: BotApplication) -> None:
+    """Open resources and resume unfinished work before the first update is handled."""
+    await application.bot_data.services.start()
+    await application.bot.set_my_commands(COMMANDS)
+
+
+async def post_shutdown(application: BotApplication) -> None:
+    """Release what `post_init` opened."""
+    await application.bot_data.services.close()
+
+
+def build_application(settings: Settings, *, clock: Clock = time.time) -> BotApplication:
+    """The bot: a python-telegram-bot Application with our handlers and services."""
+    from handlers import register  # handlers depend on bot.app's types, so import late
+
+    application: BotApplication = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_file_base_url)
+        .local_mode(settings.telegram_local_mode)
+        .context_types(CONTEXT_TYPES)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .media_write_timeout(300)
+        .read_timeout(30)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    application.bot_data.services = build_services(settings, application, clock=clock)
+    register(application)
+    return application

@@ -1,0 +1,252 @@
+"""Bringing a finished task to its chat: the video (or a link), or the reason it failed. Once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from pathlib import Path
+
+import httpx
+from telegram import Bot, InputFile, Message, ReplyParameters
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+
+from bot import limits
+from bot.media.images import MediaRejected
+from bot.media.video_audio import ensure_audio_track
+from bot.messenger import Messenger
+from bot.submit import credits_text
+from bot.texts import t
+from storage import Store
+from storage.db import Clock
+from storage.models import Delivery, Task, TaskStatus
+
+log = logging.getLogger(__name__)
+
+CHUNK = 256 * 1024
+
+# Failure codes where the user must change the input; the others may work on another try.
+USER_FIXABLE = {
+    "content_policy_violation",
+    "invalid_parameters",
+    "image_processing_error",
+    "image_dimension_mismatch",
+}
+
+
+class _TooBig(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+class _Expired(Exception):
+    pass
+
+
+class Deliverer:
+    """Sends each finished task's outcome to its chat exactly once."""
+
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        store: Store,
+        messenger: Messenger,
+        http: httpx.AsyncClient,
+        tmp_dir: Path,
+        clock: Clock = time.time,
+    ) -> None:
+        self._bot = bot
+        self._store = store
+        self._messenger = messenger
+        self._http = http
+        self._tmp_dir = tmp_dir
+        self._clock = clock
+
+    async def deliver(self, task_id: int) -> None:
+        """Send the outcome of a final task, unless it was already sent or is being sent."""
+        if not await self._store.tasks.update(
+            task_id, delivery=Delivery.SENDING, expect_delivery=[Delivery.NONE]
+        ):
+            return
+        task = await self._store.tasks.get(task_id)
+        assert task is not None
+        if task.status is TaskStatus.COMPLETED and task.result_url:
+            outcome, message_id, file_id = await self._send_video(task, task.result_url)
+        else:
+            message_id = await self._messenger.send_or_edit(
+                task.key,
+                task.status_message_id,
+                failure_text(task),
+                reply_to=task.request_message_id,
+            )
+            outcome, file_id = Delivery.DELIVERED, None
+        await self._store.tasks.update(
+            task_id,
+            delivery=outcome,
+            delivered_message_id=message_id,
+            delivered_file_id=file_id,
+            expect_delivery=[Delivery.SENDING],
+        )
+        log.info("task %s: outcome %s in chat %s", task_id, outcome, task.key.chat_id)
+
+    async def settle_interrupted(self, task: Task) -> None:
+        """A restart found a send in flight: it may have arrived, so offer the link instead."""
+        if not await self._store.tasks.update(
+            task.id, delivery=Delivery.UNCERTAIN, expect_delivery=[Delivery.SENDING]
+        ):
+            return
+        if task.result_url:
+            await self._messenger.send(
+                task.key,
+                t(task.language, "delivery_uncertain", url=task.result_url),
+                reply_to=task.request_message_id,
+            )
+
+    async def _send_video(self, task: Task, url: str) -> tuple[Delivery, int | None, str | None]:
+        caption = t(
+            task.language,
+            "done_caption",
+            duration=task.options.duration,
+            quality=task.options.quality,
+            credits=credits_text(task.language, task.credits_reserved, "credits_caption"),
+        )
+        # Without sound Telegram would show the video as a GIF: it gets a silent track first,
+        # which needs our own copy. With sound, let Telegram fetch the URL (fast, no traffic here).
+        if task.options.generate_audio:
+            try:
+                message = await self._bot.send_video(
+                    chat_id=task.key.chat_id,
+                    video=url,
+                    caption=caption,
+                    supports_streaming=True,
+                    message_thread_id=task.key.topic_id or None,
+                    reply_parameters=_reply(task),
+                )
+            except BadRequest as exc:
+                log.info("task %s: Telegram refused the URL (%s); uploading instead", task.id, exc)
+            except Forbidden:
+                return Delivery.FAILED, None, None
+            except NetworkError as exc:
+                return await self._uncertain(task, url, exc)
+            else:
+                return await self._delivered(task, message)
+        try:
+            return await self._upload(task, url, caption)
+        except _TooBig as exc:
+            text = t(task.language, "video_too_big", size_mb=round(exc.size / 2**20, 1), url=url)
+            message_id = await self._messenger.send(
+                task.key, text, reply_to=task.request_message_id
+            )
+            await self._finish_status(task)
+            return (Delivery.DELIVERED if message_id else Delivery.FAILED), message_id, None
+        except _Expired:
+            message_id = await self._messenger.send(
+                task.key, t(task.language, "result_expired"), reply_to=task.request_message_id
+            )
+            return Delivery.FAILED, message_id, None
+
+    async def _upload(
+        self, task: Task, url: str, caption: str
+    ) -> tuple[Delivery, int | None, str | None]:
+        self._tmp_dir.mkdir(parents=True, exist_ok=True)
+        download = self._tmp_dir / f"result{task.id}-{secrets.token_hex(6)}.mp4"
+        prepared: Path | None = None
+        try:
+            await self._download(url, download)
+            prepared = video = await asyncio.to_thread(ensure_audio_track, download, self._tmp_dir)
+            size = video.stat().st_size
+            if size > limits.TELEGRAM_UPLOAD_MAX_BYTES:
+                raise _TooBig(size)
+            with video.open("rb") as handle:
+                try:
+                    message = await self._bot.send_video(
+                        chat_id=task.key.chat_id,
+                        # Streamed from disk by httpx, never read whole into memory.
+                        video=InputFile(handle, filename="video.mp4", read_file_handle=False),
+                        caption=caption,
+                        supports_streaming=True,
+                        message_thread_id=task.key.topic_id or None,
+                        reply_parameters=_reply(task),
+                    )
+                except Forbidden:
+                    return Delivery.FAILED, None, None
+                except NetworkError as exc:
+                    return await self._uncertain(task, url, exc)
+            return await self._delivered(task, message)
+        except (TelegramError, httpx.HTTPError, MediaRejected, OSError) as exc:
+            log.warning("task %s: upload failed: %s", task.id, exc)
+            message_id = await self._messenger.send(
+                task.key,
+                t(task.language, "delivery_failed", url=url),
+                reply_to=task.request_message_id,
+            )
+            return Delivery.FAILED, message_id, None
+        finally:
+            download.unlink(missing_ok=True)
+            if prepared is not None and prepared != download:
+                prepared.unlink(missing_ok=True)
+
+    async def _download(self, url: str, dest: Path) -> None:
+        size = 0
+        async with self._http.stream("GET", url) as response:
+            if response.status_code in {403, 404, 410}:
+                raise _Expired
+            response.raise_for_status()
+            with dest.open("wb") as out:
+                async for chunk in response.aiter_bytes(CHUNK):
+                    size += len(chunk)
+                    if size > limits.TELEGRAM_UPLOAD_MAX_BYTES:
+                        raise _TooBig(int(response.headers.get("content-length") or size))
+                    out.write(chunk)
+
+    async def _delivered(
+        self, task: Task, message: Message
+    ) -> tuple[Delivery, int | None, str | None]:
+        await self._finish_status(task)
+        file_id = message.video.file_id if message.video else None
+        return Delivery.DELIVERED, message.message_id, file_id
+
+    async def _uncertain(
+        self, task: Task, url: str, exc: Exception
+    ) -> tuple[Delivery, int | None, str | None]:
+        # The video may have arrived even though the answer did not: never send it blindly again.
+        log.warning("task %s: send outcome unknown: %s", task.id, exc)
+        message_id = await self._messenger.send(
+            task.key,
+            t(task.language, "delivery_uncertain", url=url),
+            reply_to=task.request_message_id,
+        )
+        return Delivery.UNCERTAIN, message_id, None
+
+    async def _finish_status(self, task: Task) -> None:
+        if task.status_message_id is not None:
+            await self._messenger.edit(
+                task.key.chat_id, task.status_message_id, t(task.language, "done_status")
+            )
+
+
+def _reply(task: Task) -> ReplyParameters | None:
+    """Reply to the request, or send plainly if the user deleted it meanwhile."""
+    if task.request_message_id is None:
+        return None
+    return ReplyParameters(message_id=task.request_message_id, allow_sending_without_reply=True)
+
+
+def failure_text(task: Task) -> str:
+    """Why a task produced no video, in plain words."""
+    lang = task.language
+    code = task.error_code or "unknown_error"
+    message = (task.error_message or "").strip()[:300] or code
+    if code == "deadline":
+        reason = t(lang, "fail_deadline", minutes=message)
+    elif code in USER_FIXABLE:
+        reason = t(lang, f"fail_{code}", message=message)
+    else:
+        reason = t(lang, "fail_generic", message=message)
+    text = t(lang, "failed", reason=reason)
+    if code not in USER_FIXABLE:
+        text += "\n" + t(lang, "failed_retry")
+    return text

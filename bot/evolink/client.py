@@ -1,0 +1,206 @@
+"""The Evolink API client: submit, task query, credits and file uploads, with bounded retries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from bot.evolink.errors import (
+    EvolinkError,
+    MalformedResponse,
+    RateLimited,
+    Unreachable,
+    error_for_status,
+)
+from bot.evolink.models import (
+    Credits,
+    ErrorBody,
+    GenerationRequest,
+    UploadAnswer,
+    UploadedFile,
+    VideoTask,
+)
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+M = TypeVar("M", bound=BaseModel)
+
+
+class RetryPolicy:
+    """How often and how long to wait before another try of a retryable failure."""
+
+    def __init__(self, attempts: int = 4, base: float = 1.0, cap: float = 30.0) -> None:
+        self.attempts = attempts
+        self.base = base
+        self.cap = cap
+
+    def delay(self, attempt: int, error: EvolinkError, retry_after: float | None) -> float:
+        """Seconds to wait before try number `attempt + 1` (attempt counts from 1)."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.cap * 2)
+        backoff = min(self.cap, self.base * float(2 ** (attempt - 1)))
+        return backoff * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+
+
+class EvolinkClient:
+    """Calls the Evolink API and its Files API with one API key."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        api_key: str,
+        base_url: str,
+        files_base_url: str,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._http = http
+        self._auth = {"Authorization": f"Bearer {api_key}"}
+        self._base = base_url.rstrip("/")
+        self._files_base = files_base_url.rstrip("/")
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    async def submit(self, request: GenerationRequest, *, idempotency_key: str) -> VideoTask:
+        """Create a generation task (this spends credits).
+
+        A failure after which the request may have reached the server is raised as
+        `Unreachable(maybe_sent=True)` and never retried here: the caller decides.
+        """
+        return await self._call(
+            "POST",
+            f"{self._base}/v1/videos/generations",
+            VideoTask,
+            json=request.body(),
+            headers={"Idempotency-Key": idempotency_key},
+            retry_if_maybe_sent=False,
+        )
+
+    async def get_task(self, task_id: str) -> VideoTask:
+        """The task's current state."""
+        return await self._call("GET", f"{self._base}/v1/tasks/{task_id}", VideoTask)
+
+    async def credits(self) -> Credits:
+        """The account's credit balance."""
+        return await self._call("GET", f"{self._base}/v1/credits", Credits)
+
+    async def upload(self, path: Path, *, file_name: str, mime_type: str) -> UploadedFile:
+        """Stream a file to the Files API; returns where the upstream can fetch it (72 h)."""
+
+        def files() -> dict[str, Any]:
+            # A fresh handle per try: httpx streams it in chunks, and a retry must start over.
+            return {"file": (file_name, path.open("rb"), mime_type)}
+
+        answer = await self._call(
+            "POST",
+            f"{self._files_base}/api/v1/files/upload/stream",
+            UploadAnswer,
+            files_factory=files,
+        )
+        if not answer.success or answer.data is None:
+            raise MalformedResponse("upload_failed", answer.msg or "the Files API refused the file")
+        return answer.data
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        model: type[M],
+        *,
+        json: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        files_factory: Callable[[], dict[str, Any]] | None = None,
+        retry_if_maybe_sent: bool = True,
+    ) -> M:
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after: float | None = None
+            try:
+                response = await self._send(method, url, json, headers, files_factory)
+                if response.is_success:
+                    return _parse(model, response)
+                retry_after = _retry_after(response)
+                error = _error(response)
+            except Unreachable as exc:
+                if exc.maybe_sent and not retry_if_maybe_sent:
+                    raise
+                error = exc
+            if not error.retryable or attempt >= self._retry.attempts:
+                raise error
+            delay = self._retry.delay(attempt, error, retry_after)
+            log.warning(
+                "evolink %s %s failed (%s), try %d of %d in %.1fs",
+                method,
+                httpx.URL(url).path,
+                error,
+                attempt + 1,
+                self._retry.attempts,
+                delay,
+            )
+            await self._sleep(delay)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        json: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+        files_factory: Callable[[], dict[str, Any]] | None,
+    ) -> httpx.Response:
+        files = files_factory() if files_factory else None
+        try:
+            return await self._http.request(
+                method, url, json=json, headers={**self._auth, **(headers or {})}, files=files
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise Unreachable(type(exc).__name__, maybe_sent=False) from None
+        except httpx.TransportError as exc:
+            raise Unreachable(type(exc).__name__, maybe_sent=True) from None
+        finally:
+            if files:
+                for value in files.values():
+                    value[1].close()
+
+
+def _parse(model: type[M], response: httpx.Response) -> M:
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise MalformedResponse(
+            "malformed_response",
+            f"unexpected answer from {response.url.path}: {exc.error_count()} problems",
+        ) from None
+
+
+def _error(response: httpx.Response) -> EvolinkError:
+    code, message = "http_" + str(response.status_code), response.reason_phrase
+    try:
+        payload = response.json()
+        body = ErrorBody.model_validate(payload.get("error") or {})
+        code, message = body.code, body.message or message
+    except (ValueError, AttributeError, ValidationError):
+        pass
+    return error_for_status(response.status_code, code, message)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+__all__ = ["EvolinkClient", "RateLimited", "RetryPolicy"]

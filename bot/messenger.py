@@ -1,0 +1,68 @@
+"""Sending and editing text in chats, with the failure cases every caller would otherwise repeat."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Bot, ReplyParameters
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+
+from storage.models import ChatKey
+
+log = logging.getLogger(__name__)
+
+
+class Messenger:
+    """Text messages to a user's chat and topic; failures are logged and reported as None/False."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, key: ChatKey, text: str, *, reply_to: int | None = None) -> int | None:
+        """Send `text`, as a reply when the message still exists; returns the new message id."""
+        try:
+            message = await self.bot.send_message(
+                chat_id=key.chat_id,
+                text=text,
+                message_thread_id=key.topic_id or None,
+                reply_parameters=_reply(reply_to),
+                disable_web_page_preview=True,
+            )
+        except Forbidden:
+            log.info("chat %s: the bot may not write here (blocked or removed)", key.chat_id)
+            return None
+        except (BadRequest, NetworkError) as exc:
+            log.warning("chat %s: send failed: %s", key.chat_id, exc)
+            return None
+        return message.message_id
+
+    async def edit(self, chat_id: int, message_id: int, text: str) -> bool:
+        """Replace a message's text; an unchanged text counts as success."""
+        try:
+            await self.bot.edit_message_text(
+                chat_id=chat_id, message_id=message_id, text=text, disable_web_page_preview=True
+            )
+        except BadRequest as exc:
+            if "not modified" in exc.message.lower():
+                return True
+            log.info("chat %s: edit of %s failed: %s", chat_id, message_id, exc)
+            return False
+        except TelegramError as exc:
+            log.warning("chat %s: edit of %s failed: %s", chat_id, message_id, exc)
+            return False
+        return True
+
+    async def send_or_edit(
+        self, key: ChatKey, message_id: int | None, text: str, *, reply_to: int | None = None
+    ) -> int | None:
+        """Edit the message when there is one that still exists, else send a new one."""
+        if message_id is not None and await self.edit(key.chat_id, message_id, text):
+            return message_id
+        return await self.send(key, text, reply_to=reply_to)
+
+
+def _reply(message_id: int | None) -> ReplyParameters | None:
+    if message_id is None:
+        return None
+    # A deleted request message must not stop the answer: send it without the reply then.
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)

@@ -1,0 +1,209 @@
+"""Following submitted tasks to the end: polling, callback hints, progress, hand-off to delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from typing import Any
+
+from bot.background import Background
+from bot.delivery import Deliverer
+from bot.evolink import EvolinkClient, EvolinkError, VideoTask
+from bot.messenger import Messenger
+from bot.submit import credits_text
+from bot.texts import t
+from storage import Store
+from storage.db import Clock
+from storage.models import Delivery, Task, TaskStatus
+
+log = logging.getLogger(__name__)
+
+_FINAL_UPSTREAM = {
+    "completed": TaskStatus.COMPLETED,
+    "failed": TaskStatus.FAILED,
+    "cancelled": TaskStatus.CANCELLED,
+}
+
+
+class TaskTracker:
+    """One loop polls every running task when it is due; callbacks only make a task due now."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        client: EvolinkClient,
+        messenger: Messenger,
+        deliverer: Deliverer,
+        background: Background,
+        poll_interval: float,
+        progress_edit_seconds: float,
+        deadline_seconds: float,
+        clock: Clock = time.time,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._messenger = messenger
+        self._deliverer = deliverer
+        self._background = background
+        self._interval = poll_interval
+        self._edit_every = progress_edit_seconds
+        self._deadline = deadline_seconds
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._busy: set[int] = set()
+        self._loop: asyncio.Task[Any] | None = None
+
+    def start(self) -> None:
+        """Start the polling loop."""
+        if self._loop is None:
+            self._loop = asyncio.create_task(self._run(), name="task-tracker")
+
+    async def stop(self) -> None:
+        """Stop the polling loop (tasks in flight are picked up again after a restart)."""
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+            self._loop = None
+
+    def wake(self) -> None:
+        """Look for due tasks now (a task was submitted, or a callback came)."""
+        self._wake.set()
+
+    async def hint(self, task: Task) -> None:
+        """A callback said this task changed: check it now, trusting only the task query."""
+        if task.status.running:
+            await self._store.tasks.update(task.id, next_poll_at=0.0, expect_status=[task.status])
+            self.wake()
+        elif task.status.final:
+            await self._finish(task.id)
+
+    async def resume(self) -> None:
+        """After a restart: deliver what finished, settle sends that were cut short."""
+        for task in await self._store.tasks.needing_attention():
+            if task.delivery is Delivery.SENDING:
+                await self._deliverer.settle_interrupted(task)
+            elif task.status.final and task.delivery is Delivery.NONE:
+                self._background.spawn(self._deliverer.deliver(task.id), name=f"deliver-{task.id}")
+        self.wake()
+
+    async def check(self, task_id: int) -> None:
+        """Query one running task and act on its state (one check per task at a time)."""
+        if task_id in self._busy:
+            return
+        self._busy.add(task_id)
+        await self._check_owned(task_id)
+
+    async def _check_owned(self, task_id: int) -> None:
+        try:
+            task = await self._store.tasks.get(task_id)
+            if task is None or not task.status.running or task.upstream_id is None:
+                return
+            if self._clock() - (task.submitted_at or task.created_at) > self._deadline:
+                await self._give_up(task)
+                return
+            try:
+                state = await self._client.get_task(task.upstream_id)
+            except EvolinkError as exc:
+                log.warning("task %s: query failed: %s", task.id, exc)
+                await self._store.tasks.update(
+                    task.id,
+                    next_poll_at=self._clock() + self._interval * 2,
+                    expect_status=[task.status],
+                )
+                return
+            await self.apply(task, state)
+        finally:
+            self._busy.discard(task_id)
+
+    async def apply(self, task: Task, state: VideoTask) -> None:
+        """Record what the task query said; a final state goes on to delivery."""
+        final = _FINAL_UPSTREAM.get(state.status)
+        if final is TaskStatus.COMPLETED and not state.result_url:
+            final = None  # completed without a URL yet: ask again shortly
+        if final is not None:
+            error = state.error
+            moved = await self._store.tasks.update(
+                task.id,
+                status=final,
+                progress=100 if final is TaskStatus.COMPLETED else state.progress,
+                result_url=state.result_url,
+                error_code=error.code
+                if error
+                else ("cancelled" if final is TaskStatus.CANCELLED else None),
+                error_message=error.message if error else None,
+                finished_at=self._clock(),
+                expect_status=[TaskStatus.PENDING, TaskStatus.PROCESSING],
+            )
+            if moved:
+                await self._finish(task.id)
+            return
+        status = TaskStatus.PROCESSING if state.status == "processing" else task.status
+        await self._store.tasks.update(
+            task.id,
+            status=status,
+            progress=state.progress,
+            estimated_time=state.task_info.estimated_time or task.estimated_time,
+            next_poll_at=self._clock() + self._next_delay(task, state),
+            expect_status=[TaskStatus.PENDING, TaskStatus.PROCESSING],
+        )
+        await self._show_progress(task, state.progress)
+
+    async def _finish(self, task_id: int) -> None:
+        self._background.spawn(self._deliverer.deliver(task_id), name=f"deliver-{task_id}")
+
+    async def _give_up(self, task: Task) -> None:
+        minutes = round(self._deadline / 60)
+        if await self._store.tasks.update(
+            task.id,
+            status=TaskStatus.FAILED,
+            error_code="deadline",
+            error_message=str(minutes),
+            finished_at=self._clock(),
+            expect_status=[task.status],
+        ):
+            log.warning("task %s (%s): deadline passed, giving up", task.id, task.upstream_id)
+            await self._finish(task.id)
+
+    async def _show_progress(self, task: Task, progress: int) -> None:
+        now = self._clock()
+        if task.status_message_id is None or progress <= task.progress_shown:
+            return
+        if task.progress_edited_at is not None and now - task.progress_edited_at < self._edit_every:
+            return
+        credits = credits_text(task.language, task.credits_reserved, "credits_caption")
+        text = t(task.language, "progress", progress=progress, credits=credits)
+        if await self._messenger.edit(task.key.chat_id, task.status_message_id, text):
+            await self._store.tasks.update(task.id, progress_shown=progress, progress_edited_at=now)
+
+    def _next_delay(self, task: Task, state: VideoTask) -> float:
+        """Poll at the interval, slower while the estimate says the end is far, with jitter."""
+        delay = self._interval
+        estimate = state.task_info.estimated_time or task.estimated_time
+        if estimate:
+            remaining = estimate - (self._clock() - (task.submitted_at or task.created_at))
+            delay = min(max(remaining / 4, self._interval), self._interval * 3)
+        return float(delay * random.uniform(0.85, 1.15))  # noqa: S311 - jitter, not crypto
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._tick()
+            except Exception:
+                log.exception("task tracker tick failed")
+            next_at = await self._store.tasks.next_poll_at()
+            timeout = self._interval if next_at is None else next_at - self._clock()
+            timeout = min(max(timeout, 0.05), self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+
+    async def _tick(self) -> None:
+        for task in await self._store.tasks.due_for_poll(self._clock()):
+            if task.id not in self._busy:
+                self._busy.add(task.id)
+                self._background.spawn(self._check_owned(task.id), name=f"poll-{task.id}")

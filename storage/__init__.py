@@ -1,0 +1,24 @@
+"""SQLite storage: the database, drafts and tasks."""
+
+from storage.db import Database
+from storage.drafts import DraftStore
+from storage.tasks import TaskStore
+
+__all__ = ["Database", "DraftStore", "Store", "TaskStore"]
+
+
+class Store:
+    """The database and its two stores, opened and closed together."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.drafts = DraftStore(db)
+        self.tasks = TaskStore(db)
+
+    async def open(self) -> None:
+        """Open the database and apply migrations."""
+        await self.db.open()
+
+    async def close(self) -> None:
+        """Close the database."""
+        await self.db.close()

@@ -1,0 +1,241 @@
+"""Drafts and their references."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+import aiosqlite
+
+from storage.db import Database
+from storage.models import ChatKey, Draft, DraftState, Options, Reference, RefStatus
+
+
+class DraftStore:
+    """Reads and writes drafts; one open draft per (chat, topic, user)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def open_draft(self, key: ChatKey) -> Draft | None:
+        """The user's open draft in that chat and topic, if any."""
+        row = await self.db.fetchone(
+            "SELECT * FROM drafts WHERE chat_id = ? AND topic_id = ? AND user_id = ?"
+            " AND state = 'open'",
+            (key.chat_id, key.topic_id, key.user_id),
+        )
+        return _draft(row) if row else None
+
+    async def get(self, draft_id: int) -> Draft | None:
+        """A draft by id, whatever its state."""
+        row = await self.db.fetchone("SELECT * FROM drafts WHERE id = ?", (draft_id,))
+        return _draft(row) if row else None
+
+    async def get_or_create(self, key: ChatKey, *, language: str, options: Options) -> Draft:
+        """The open draft, created (with a fresh idempotency key) when there is none."""
+        async with self.db.transaction() as conn:
+            now = self.db.clock()
+            await conn.execute(
+                "INSERT INTO drafts (chat_id, topic_id, user_id, options, idempotency_key,"
+                " language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (
+                    key.chat_id,
+                    key.topic_id,
+                    key.user_id,
+                    options.to_json(),
+                    _new_key(),
+                    language,
+                    now,
+                    now,
+                ),
+            )
+        draft = await self.open_draft(key)
+        assert draft is not None
+        return draft
+
+    async def set_prompt(self, draft_id: int, prompt: str) -> None:
+        """Replace the prompt."""
+        await self.db.write(
+            "UPDATE drafts SET prompt = ?, updated_at = ? WHERE id = ?",
+            (prompt, self.db.clock(), draft_id),
+        )
+
+    async def set_summary_message(self, draft_id: int, message_id: int | None) -> None:
+        """Remember the message that shows the draft, so it is edited rather than resent."""
+        await self.db.write(
+            "UPDATE drafts SET summary_message_id = ? WHERE id = ?", (message_id, draft_id)
+        )
+
+    async def cancel(self, key: ChatKey) -> Draft | None:
+        """Discard the open draft; returns it, or None when there was none."""
+        draft = await self.open_draft(key)
+        if draft is None:
+            return None
+        changed = await self.db.write(
+            "UPDATE drafts SET state = 'cancelled', updated_at = ? WHERE id = ? AND state = 'open'",
+            (self.db.clock(), draft.id),
+        )
+        return draft if changed else None
+
+    async def reopen(self, draft_id: int) -> bool:
+        """Give a refused draft back to its owner, unless they already started another one."""
+        try:
+            changed = await self.db.write(
+                "UPDATE drafts SET state = 'open', idempotency_key = ?, updated_at = ?"
+                " WHERE id = ? AND state = 'submitted'",
+                (_new_key(), self.db.clock(), draft_id),
+            )
+        except aiosqlite.IntegrityError:
+            return False
+        return changed == 1
+
+    async def add_reference(
+        self,
+        draft_id: int,
+        *,
+        kind: str,
+        source: str,
+        file_id: str,
+        file_unique_id: str,
+        message_id: int,
+        media_group_id: str | None,
+        file_name: str | None,
+        size: int | None,
+    ) -> Reference:
+        """Append a reference at the next position, pending until it has been checked."""
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT COALESCE(MAX(position), 0) + 1 FROM refs WHERE draft_id = ?", (draft_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            position = int(row[0]) if row else 1
+            cursor = await conn.execute(
+                "INSERT INTO refs (draft_id, position, kind, source, telegram_file_id,"
+                " telegram_file_unique_id, message_id, media_group_id, file_name, size,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    draft_id,
+                    position,
+                    kind,
+                    source,
+                    file_id,
+                    file_unique_id,
+                    message_id,
+                    media_group_id,
+                    file_name,
+                    size,
+                    self.db.clock(),
+                ),
+            )
+            ref_id = cursor.lastrowid
+            await conn.execute(
+                "UPDATE drafts SET updated_at = ? WHERE id = ?", (self.db.clock(), draft_id)
+            )
+        ref = await self.reference(int(ref_id or 0))
+        assert ref is not None
+        return ref
+
+    async def reference(self, ref_id: int) -> Reference | None:
+        """One reference by id."""
+        row = await self.db.fetchone("SELECT * FROM refs WHERE id = ?", (ref_id,))
+        return _reference(row) if row else None
+
+    async def references(self, draft_id: int) -> list[Reference]:
+        """A draft's references in the order they arrived."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM refs WHERE draft_id = ? ORDER BY position", (draft_id,)
+        )
+        return [_reference(row) for row in rows]
+
+    async def mark_ready(
+        self,
+        ref_id: int,
+        *,
+        local_path: str,
+        mime_type: str,
+        width: int | None,
+        height: int | None,
+        duration: float | None,
+        size: int,
+        changes: list[dict[str, Any]],
+    ) -> None:
+        """Record the checked, normalised file."""
+        await self.db.write(
+            "UPDATE refs SET status = 'ready', local_path = ?, mime_type = ?, width = ?,"
+            " height = ?, duration = ?, size = ?, changes = ? WHERE id = ?",
+            (local_path, mime_type, width, height, duration, size, json.dumps(changes), ref_id),
+        )
+
+    async def mark_rejected(self, ref_id: int, code: str, params: dict[str, Any]) -> None:
+        """Record why the file cannot be used; the rest of the draft is untouched."""
+        await self.db.write(
+            "UPDATE refs SET status = 'rejected', error_code = ?, error_params = ? WHERE id = ?",
+            (code, json.dumps(params), ref_id),
+        )
+
+    async def mark_hosted(
+        self, ref_id: int, *, url: str, hosted_id: str | None, expires_at: float | None
+    ) -> None:
+        """Record where the upstream can fetch the file, and until when."""
+        await self.db.write(
+            "UPDATE refs SET hosted_url = ?, hosted_id = ?, hosted_expires_at = ? WHERE id = ?",
+            (url, hosted_id, expires_at, ref_id),
+        )
+
+    async def drafts_with_pending_references(self) -> list[Reference]:
+        """References left pending by a restart, to be processed again."""
+        rows = await self.db.fetchall(
+            "SELECT refs.* FROM refs JOIN drafts ON drafts.id = refs.draft_id"
+            " WHERE refs.status = 'pending' AND drafts.state IN ('open', 'submitted')"
+            " ORDER BY refs.id"
+        )
+        return [_reference(row) for row in rows]
+
+
+def _new_key() -> str:
+    return secrets.token_hex(16)
+
+
+def _draft(row: aiosqlite.Row) -> Draft:
+    return Draft(
+        id=row["id"],
+        key=ChatKey(chat_id=row["chat_id"], user_id=row["user_id"], topic_id=row["topic_id"]),
+        state=DraftState(row["state"]),
+        prompt=row["prompt"],
+        options=Options.from_json(row["options"]),
+        idempotency_key=row["idempotency_key"],
+        summary_message_id=row["summary_message_id"],
+        language=row["language"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _reference(row: aiosqlite.Row) -> Reference:
+    return Reference(
+        id=row["id"],
+        draft_id=row["draft_id"],
+        position=row["position"],
+        kind=row["kind"],
+        source=row["source"],
+        telegram_file_id=row["telegram_file_id"],
+        telegram_file_unique_id=row["telegram_file_unique_id"],
+        message_id=row["message_id"],
+        media_group_id=row["media_group_id"],
+        file_name=row["file_name"],
+        status=RefStatus(row["status"]),
+        local_path=row["local_path"],
+        mime_type=row["mime_type"],
+        width=row["width"],
+        height=row["height"],
+        duration=row["duration"],
+        size=row["size"],
+        hosted_url=row["hosted_url"],
+        hosted_id=row["hosted_id"],
+        hosted_expires_at=row["hosted_expires_at"],
+        changes=json.loads(row["changes"] or "[]"),
+        error_code=row["error_code"],
+        error_params=json.loads(row["error_params"] or "{}"),
+    )

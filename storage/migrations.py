@@ -1,0 +1,91 @@
+"""The schema, as numbered migrations applied in order and recorded in `schema_migrations`."""
+
+from __future__ import annotations
+
+from typing import Final
+
+MIGRATIONS: Final[tuple[str, ...]] = (
+    # 1: drafts, their references, and tasks
+    """
+    CREATE TABLE drafts (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        topic_id INTEGER NOT NULL DEFAULT 0,
+        user_id INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'open',
+        prompt TEXT NOT NULL DEFAULT '',
+        options TEXT NOT NULL DEFAULT '{}',
+        idempotency_key TEXT NOT NULL UNIQUE,
+        summary_message_id INTEGER,
+        language TEXT NOT NULL DEFAULT 'en',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    -- one open draft per user per chat per topic
+    CREATE UNIQUE INDEX drafts_open ON drafts (chat_id, topic_id, user_id) WHERE state = 'open';
+
+    CREATE TABLE refs (
+        id INTEGER PRIMARY KEY,
+        draft_id INTEGER NOT NULL REFERENCES drafts (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        telegram_file_id TEXT NOT NULL,
+        telegram_file_unique_id TEXT NOT NULL,
+        message_id INTEGER NOT NULL,
+        media_group_id TEXT,
+        file_name TEXT,
+        status TEXT NOT NULL DEFAULT 'pending',
+        local_path TEXT,
+        mime_type TEXT,
+        width INTEGER,
+        height INTEGER,
+        duration REAL,
+        size INTEGER,
+        hosted_url TEXT,
+        hosted_id TEXT,
+        hosted_expires_at REAL,
+        changes TEXT NOT NULL DEFAULT '[]',
+        error_code TEXT,
+        error_params TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        UNIQUE (draft_id, position)
+    );
+    CREATE INDEX refs_draft ON refs (draft_id);
+
+    CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY,
+        draft_id INTEGER NOT NULL UNIQUE REFERENCES drafts (id),
+        chat_id INTEGER NOT NULL,
+        topic_id INTEGER NOT NULL DEFAULT 0,
+        user_id INTEGER NOT NULL,
+        language TEXT NOT NULL DEFAULT 'en',
+        request_message_id INTEGER,
+        status_message_id INTEGER,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        callback_secret TEXT NOT NULL UNIQUE,
+        upstream_id TEXT UNIQUE,
+        status TEXT NOT NULL,
+        progress INTEGER NOT NULL DEFAULT 0,
+        prompt TEXT NOT NULL,
+        options TEXT NOT NULL,
+        credits_reserved REAL,
+        estimated_time INTEGER,
+        result_url TEXT,
+        error_code TEXT,
+        error_message TEXT,
+        next_poll_at REAL,
+        progress_shown INTEGER NOT NULL DEFAULT -1,
+        progress_edited_at REAL,
+        delivery TEXT NOT NULL DEFAULT 'none',
+        delivered_message_id INTEGER,
+        delivered_file_id TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        submitted_at REAL,
+        finished_at REAL
+    );
+    CREATE INDEX tasks_user ON tasks (chat_id, user_id, created_at);
+    CREATE INDEX tasks_open ON tasks (status, delivery);
+    """,
+)

@@ -1,0 +1,192 @@
+"""Tasks: one row per paid generation, moved forward only by conditional updates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import aiosqlite
+
+from storage.db import Database
+from storage.models import ChatKey, Delivery, Draft, Options, Task, TaskStatus
+
+_COLUMNS = frozenset(
+    {
+        "status_message_id",
+        "upstream_id",
+        "status",
+        "progress",
+        "credits_reserved",
+        "estimated_time",
+        "result_url",
+        "error_code",
+        "error_message",
+        "next_poll_at",
+        "progress_shown",
+        "progress_edited_at",
+        "delivery",
+        "delivered_message_id",
+        "delivered_file_id",
+        "submitted_at",
+        "finished_at",
+    }
+)
+
+
+class TaskStore:
+    """Reads and writes tasks. Every state change names the state it expects to leave."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create_from_draft(
+        self, draft: Draft, *, request_message_id: int | None, callback_secret: str
+    ) -> Task | None:
+        """Close the draft and write its task row in one transaction.
+
+        Returns None when the draft was no longer open (a second tap on Generate): the draft's
+        one task already exists, so nothing will be submitted twice.
+        """
+        async with self.db.transaction() as conn:
+            now = self.db.clock()
+            cursor = await conn.execute(
+                "UPDATE drafts SET state = 'submitted', updated_at = ? WHERE id = ?"
+                " AND state = 'open'",
+                (now, draft.id),
+            )
+            if cursor.rowcount != 1:
+                return None
+            cursor = await conn.execute(
+                "INSERT INTO tasks (draft_id, chat_id, topic_id, user_id, language,"
+                " request_message_id, idempotency_key, callback_secret, status, prompt, options,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    draft.id,
+                    draft.key.chat_id,
+                    draft.key.topic_id,
+                    draft.key.user_id,
+                    draft.language,
+                    request_message_id,
+                    draft.idempotency_key,
+                    callback_secret,
+                    TaskStatus.PREPARING.value,
+                    draft.prompt,
+                    draft.options.to_json(),
+                    now,
+                    now,
+                ),
+            )
+            task_id = int(cursor.lastrowid or 0)
+        task = await self.get(task_id)
+        assert task is not None
+        return task
+
+    async def get(self, task_id: int) -> Task | None:
+        """A task by our id."""
+        row = await self.db.fetchone("SELECT * FROM tasks WHERE id = ?", (task_id,))
+        return _task(row) if row else None
+
+    async def by_callback_secret(self, secret: str) -> Task | None:
+        """The task a callback URL belongs to."""
+        row = await self.db.fetchone("SELECT * FROM tasks WHERE callback_secret = ?", (secret,))
+        return _task(row) if row else None
+
+    async def update(
+        self,
+        task_id: int,
+        *,
+        expect_status: Iterable[TaskStatus] | None = None,
+        expect_delivery: Iterable[Delivery] | None = None,
+        **fields: object,
+    ) -> bool:
+        """Set fields, only if the task is still in one of the expected states.
+
+        Returns whether the row changed: a False tells the caller that someone else (a callback,
+        a poll, a restart) already moved the task on.
+        """
+        unknown = set(fields) - _COLUMNS
+        if unknown:
+            raise ValueError(f"unknown task columns: {sorted(unknown)}")
+        values = {
+            k: (v.value if isinstance(v, TaskStatus | Delivery) else v) for k, v in fields.items()
+        }
+        values["updated_at"] = self.db.clock()
+        # Column names come from _COLUMNS, never from input; values are bound parameters.
+        sql = "UPDATE tasks SET " + ", ".join(f"{k} = ?" for k in values) + " WHERE id = ?"  # noqa: S608
+        params: list[object] = [*values.values(), task_id]
+        for column, expected in (("status", expect_status), ("delivery", expect_delivery)):
+            if expected is not None:
+                states = [s.value for s in expected]
+                sql += f" AND {column} IN ({', '.join('?' * len(states))})"
+                params.extend(states)
+        return await self.db.write(sql, tuple(params)) == 1
+
+    async def due_for_poll(self, now: float, limit: int = 50) -> list[Task]:
+        """Running tasks whose next poll time has come, soonest first."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM tasks WHERE status IN ('pending', 'processing')"
+            " AND upstream_id IS NOT NULL AND (next_poll_at IS NULL OR next_poll_at <= ?)"
+            " ORDER BY next_poll_at LIMIT ?",
+            (now, limit),
+        )
+        return [_task(row) for row in rows]
+
+    async def next_poll_at(self) -> float | None:
+        """When the next running task is due, if any task is running."""
+        row = await self.db.fetchone(
+            "SELECT MIN(COALESCE(next_poll_at, 0)) FROM tasks"
+            " WHERE status IN ('pending', 'processing') AND upstream_id IS NOT NULL"
+        )
+        return float(row[0]) if row and row[0] is not None else None
+
+    async def needing_attention(self) -> list[Task]:
+        """Tasks a restart must pick up: not yet submitted, or finished but not delivered."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM tasks WHERE status IN ('preparing', 'submitting')"
+            " OR (status IN ('completed', 'failed', 'cancelled')"
+            " AND delivery IN ('none', 'sending'))"
+            " ORDER BY id"
+        )
+        return [_task(row) for row in rows]
+
+    async def running_for(self, key: ChatKey) -> list[Task]:
+        """A user's tasks in a chat that have not reached the chat yet."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM tasks WHERE chat_id = ? AND user_id = ? AND topic_id = ?"
+            " AND status IN ('preparing', 'submitting', 'pending', 'processing')"
+            " ORDER BY id",
+            (key.chat_id, key.user_id, key.topic_id),
+        )
+        return [_task(row) for row in rows]
+
+
+def _task(row: aiosqlite.Row) -> Task:
+    return Task(
+        id=row["id"],
+        draft_id=row["draft_id"],
+        key=ChatKey(chat_id=row["chat_id"], user_id=row["user_id"], topic_id=row["topic_id"]),
+        language=row["language"],
+        request_message_id=row["request_message_id"],
+        status_message_id=row["status_message_id"],
+        idempotency_key=row["idempotency_key"],
+        callback_secret=row["callback_secret"],
+        upstream_id=row["upstream_id"],
+        status=TaskStatus(row["status"]),
+        progress=row["progress"],
+        prompt=row["prompt"],
+        options=Options.from_json(row["options"]),
+        credits_reserved=row["credits_reserved"],
+        estimated_time=row["estimated_time"],
+        result_url=row["result_url"],
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        next_poll_at=row["next_poll_at"],
+        progress_shown=row["progress_shown"],
+        progress_edited_at=row["progress_edited_at"],
+        delivery=Delivery(row["delivery"]),
+        delivered_message_id=row["delivered_message_id"],
+        delivered_file_id=row["delivered_file_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        submitted_at=row["submitted_at"],
+        finished_at=row["finished_at"],
+    )

@@ -1,0 +1,45 @@
+"""Fixtures: the fake servers on loopback, and the whole bot started against them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.evolink import FakeEvolink
+from tests.fakes.telegram import FakeTelegram
+from tests.harness import BotUnderTest
+
+MakeBot = Callable[..., Awaitable[BotUnderTest]]
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def evolink() -> AsyncIterator[FakeEvolink]:
+    async with FakeEvolink() as fake:
+        fake.callback_retry_delays = (0.1, 0.2, 0.4)
+        yield fake
+
+
+@pytest.fixture
+async def make_bot(
+    telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path
+) -> AsyncIterator[MakeBot]:
+    """`await make_bot(media_hosting="local", ...)` starts the bot with those settings."""
+    bots: list[BotUnderTest] = []
+
+    async def factory(**overrides: object) -> BotUnderTest:
+        bot = BotUnderTest(telegram, evolink, tmp_path / "data", **overrides)
+        bots.append(bot)
+        await bot.start()
+        return bot
+
+    yield factory
+    for bot in bots:
+        await bot.stop()

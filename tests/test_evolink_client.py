@@ -1,0 +1,243 @@
+"""The Evolink client: shapes, typed errors, bounded retries, and no blind resubmits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from bot.evolink import EvolinkClient, GenerationRequest, RetryPolicy, Unreachable
+from bot.evolink import errors as api
+
+TASK = {
+    "created": 1761313744,
+    "id": "task-unified-1774857405-abc12345",
+    "model": "seedance-2.0-fast-reference-to-video",
+    "object": "video.generation.task",
+    "progress": 0,
+    "status": "pending",
+    "task_info": {"can_cancel": True, "estimated_time": 165, "video_duration": 8},
+    "type": "video",
+    "usage": {"billing_rule": "per_second", "credits_reserved": 50, "user_group": "default"},
+}
+
+
+def _client(handler, sleeps: list[float] | None = None) -> EvolinkClient:  # type: ignore[no-untyped-def]
+    async def sleep(seconds: float) -> None:
+        (sleeps if sleeps is not None else []).append(seconds)
+
+    return EvolinkClient(
+        httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        api_key="sk-test",
+        base_url="https://api.test",
+        files_base_url="https://files.test",
+        retry=RetryPolicy(attempts=3, base=0.5),
+        sleep=sleep,
+    )
+
+
+def _request() -> GenerationRequest:
+    return GenerationRequest(prompt="a cat", image_urls=["https://x/1.jpg"])
+
+
+async def test_submit_sends_the_documented_body_and_headers() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=TASK)
+
+    task = await _client(handler).submit(_request(), idempotency_key="draft-key-1")
+    assert task.id == TASK["id"]
+    assert task.usage.credits_reserved == 50
+    assert task.task_info.estimated_time == 165
+    request = seen[0]
+    assert request.url == "https://api.test/v1/videos/generations"
+    assert request.headers["authorization"] == "Bearer sk-test"
+    assert request.headers["idempotency-key"] == "draft-key-1"
+    body = json.loads(request.content)
+    assert body["model"] == "seedance-2.0-fast-reference-to-video"
+    assert body["image_urls"] == ["https://x/1.jpg"]
+    assert "callback_url" not in body
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [
+        (400, "invalid_request", api.BadRequest),
+        (401, "unauthorized", api.Unauthorized),
+        (402, "insufficient_quota", api.QuotaExceeded),
+        (403, "model_access_denied", api.Forbidden),
+        (404, "task_not_found", api.NotFound),
+        (413, "payload_too_large", api.PayloadTooLarge),
+    ],
+)
+async def test_client_errors_are_typed_and_not_retried(status: int, code: str, error: type) -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(status, json={"error": {"code": code, "message": "why", "type": "x"}})
+
+    with pytest.raises(error) as info:
+        await _client(handler).submit(_request(), idempotency_key="k")
+    assert calls == 1
+    assert info.value.code == code and info.value.message == "why" and info.value.status == status
+
+
+async def test_integer_error_codes_of_older_versions_are_accepted() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"error": {"code": 40001, "message": "bad"}})
+
+    with pytest.raises(api.BadRequest) as info:
+        await _client(handler).get_task("t")
+    assert info.value.code == "40001"
+
+
+async def test_429_honours_retry_after_then_succeeds() -> None:
+    answers = [
+        httpx.Response(429, headers={"Retry-After": "7"}, json={"error": {"code": "rate_limit_exceeded"}}),
+        httpx.Response(200, json=TASK),
+    ]
+    sleeps: list[float] = []
+    task = await _client(lambda r: answers.pop(0), sleeps).submit(_request(), idempotency_key="k")
+    assert task.status == "pending"
+    assert sleeps == [7.0]
+
+
+async def test_5xx_is_retried_with_bounded_backoff_then_raised() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(503, json={"error": {"code": "service_unavailable_error"}})
+
+    sleeps: list[float] = []
+    with pytest.raises(api.ServerError):
+        await _client(handler, sleeps).get_task("t")
+    assert calls == 3
+    assert len(sleeps) == 2 and all(0 < s <= 30 for s in sleeps)
+
+
+async def test_a_submit_that_timed_out_is_never_sent_again() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    with pytest.raises(Unreachable) as info:
+        await _client(handler).submit(_request(), idempotency_key="k")
+    assert info.value.maybe_sent is True
+    assert calls == 1
+
+
+async def test_a_refused_connection_is_retried_because_nothing_was_sent() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json=TASK)
+
+    task = await _client(handler).submit(_request(), idempotency_key="k")
+    assert task.id == TASK["id"] and calls == 2
+
+
+async def test_task_query_tolerates_extra_and_missing_fields() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json={
+                "id": "t1",
+                "status": "completed",
+                "progress": "100",
+                "results": ["https://cdn/x.mp4"],
+                "brand_new_field": {"a": 1},
+            },
+        )
+
+    task = await _client(handler).get_task("t1")
+    assert task.result_url == "https://cdn/x.mp4"
+    assert task.progress == 100
+    assert task.usage.credits_reserved is None
+
+
+async def test_malformed_json_is_a_typed_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"<html>oops</html>")
+
+    with pytest.raises(api.MalformedResponse):
+        await _client(handler).get_task("t1")
+
+
+async def test_credits() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1/credits"
+        return httpx.Response(
+            200,
+            json={
+                "success": True,
+                "data": {
+                    "token": {"remaining_credits": 12.5, "unlimited_credits": False, "used_credits": 3},
+                    "user": {"remaining_credits": 99, "used_credits": 1},
+                },
+            },
+        )
+
+    credits = await _client(handler).credits()
+    assert credits.data.token.remaining_credits == 12.5
+
+
+async def test_upload_streams_multipart_and_returns_the_file_url(tmp_path: Path) -> None:
+    path = tmp_path / "a.jpg"
+    path.write_bytes(b"\xff\xd8" + b"x" * 200_000)
+    seen: list[httpx.Request] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        body = b"".join([chunk async for chunk in request.stream])  # type: ignore[union-attr]
+        seen.append(request)
+        assert b'name="file"; filename="a.jpg"' in body
+        assert len(body) > 200_000
+        return httpx.Response(
+            200,
+            json={
+                "success": True,
+                "code": 200,
+                "data": {"file_id": "f1", "file_url": "https://files.test/f1/a.jpg"},
+            },
+        )
+
+    uploaded = await _client(handler).upload(path, file_name="a.jpg", mime_type="image/jpeg")
+    assert uploaded.file_url == "https://files.test/f1/a.jpg"
+    assert seen[0].url == "https://files.test/api/v1/files/upload/stream"
+    assert seen[0].headers["content-type"].startswith("multipart/form-data")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"image_urls": [f"https://x/{i}.jpg" for i in range(10)]},
+        {"video_urls": [f"https://x/{i}.mp4" for i in range(4)]},
+        {"duration": 3},
+        {"duration": 16},
+        {"quality": "1080p"},
+        {"aspect_ratio": "2:1"},
+        {"prompt": "   "},
+        {"prompt": "x" * 10_001},
+        {"image_urls": [], "audio_urls": ["https://x/a.mp3"]},
+        {"image_urls": ["ftp://x/1.jpg"]},
+    ],
+)
+def test_requests_the_api_would_reject_cannot_be_built(changes: dict[str, object]) -> None:
+    data: dict[str, object] = {"prompt": "a cat", "image_urls": ["https://x/1.jpg"], **changes}
+    with pytest.raises(ValidationError):
+        GenerationRequest.model_validate(data)

@@ -1,0 +1,98 @@
+"""Settings: read from the environment, with one clear line for what is missing or wrong."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import CallbackMode, MediaHosting, SettingsError, load_settings
+
+TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789a"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("TELEGRAM_BOT_TOKEN", "EVOLINK_API_KEY", "MEDIA_HOSTING", "PUBLIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_defaults_follow_the_documented_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-abc")
+    settings = load_settings()
+    assert settings.telegram_api_base_url == "https://api.telegram.org/bot"
+    assert settings.telegram_file_base_url == "https://api.telegram.org/file/bot"
+    assert str(settings.evolink_base_url) == "https://api.evolink.ai/"
+    assert str(settings.evolink_files_base_url) == "https://files-api.evolink.ai/"
+    assert settings.media_hosting is MediaHosting.EVOLINK
+    assert settings.evolink_callbacks is CallbackMode.AUTO
+    assert (settings.http_host, settings.http_port) == ("0.0.0.0", 8080)
+    assert settings.poll_interval_seconds == 10
+    assert settings.data_dir == Path("data")
+    assert settings.callbacks_enabled is False  # no public URL: behind NAT, polling only
+
+
+def test_missing_required_variables_are_named() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "TELEGRAM_BOT_TOKEN is required" in str(info.value)
+    assert "EVOLINK_API_KEY is required" in str(info.value)
+
+
+def test_malformed_token_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "not-a-token")
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-abc")
+    with pytest.raises(SettingsError, match="TELEGRAM_BOT_TOKEN"):
+        load_settings()
+
+
+def test_local_hosting_needs_a_public_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-abc")
+    monkeypatch.setenv("MEDIA_HOSTING", "local")
+    with pytest.raises(SettingsError, match="PUBLIC_BASE_URL is required"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("mode", "url", "enabled"),
+    [
+        ("auto", "https://bot.example.com", True),
+        ("auto", "http://bot.example.com", False),
+        ("on", "http://127.0.0.1:8080", True),
+        ("off", "https://bot.example.com", False),
+    ],
+)
+def test_callbacks_follow_the_mode_and_scheme(mode: str, url: str, enabled: bool) -> None:
+    settings = load_settings(
+        telegram_bot_token=TOKEN, evolink_api_key="k", evolink_callbacks=mode, public_base_url=url
+    )
+    assert settings.callbacks_enabled is enabled
+
+
+def test_env_file_in_the_working_directory_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\nEVOLINK_API_KEY=sk-from-file\n")
+    settings = load_settings()
+    assert settings.evolink_api_key.get_secret_value() == "sk-from-file"
+
+
+def test_start_up_without_configuration_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "TELEGRAM_BOT_TOKEN is required" in lines[0]

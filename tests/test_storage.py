@@ -1,0 +1,140 @@
+"""Storage: migrations, one open draft per person and place, one task per draft, guarded moves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from storage import Database, Store
+from storage.models import ChatKey, Delivery, DraftState, Options, RefStatus, TaskStatus
+
+ALICE = ChatKey(chat_id=10, user_id=1)
+BOB_IN_SAME_CHAT = ChatKey(chat_id=10, user_id=2)
+ALICE_IN_TOPIC = ChatKey(chat_id=10, user_id=1, topic_id=7)
+
+
+@pytest.fixture
+async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    s = Store(Database(tmp_path / "bot.sqlite3"))
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def test_schema_is_versioned_and_wal_is_on(store: Store, tmp_path: Path) -> None:
+    assert await store.db.schema_version() == 1
+    row = await store.db.fetchone("PRAGMA journal_mode")
+    assert row is not None and row[0] == "wal"
+    await store.close()
+    await store.open()  # reopening applies nothing twice
+    assert await store.db.schema_version() == 1
+
+
+async def test_drafts_are_kept_apart_by_user_and_topic(store: Store) -> None:
+    a = await store.drafts.get_or_create(ALICE, language="en", options=Options())
+    b = await store.drafts.get_or_create(BOB_IN_SAME_CHAT, language="en", options=Options())
+    c = await store.drafts.get_or_create(ALICE_IN_TOPIC, language="en", options=Options())
+    assert len({a.id, b.id, c.id}) == 3
+    again = await store.drafts.get_or_create(ALICE, language="en", options=Options())
+    assert again.id == a.id
+    assert len({a.idempotency_key, b.idempotency_key, c.idempotency_key}) == 3
+
+
+async def test_references_keep_their_order_and_outcome(store: Store) -> None:
+    draft = await store.drafts.get_or_create(ALICE, language="en", options=Options())
+    refs = [
+        await store.drafts.add_reference(
+            draft.id,
+            kind="image",
+            source="photo",
+            file_id=f"f{i}",
+            file_unique_id=f"u{i}",
+            message_id=100 + i,
+            media_group_id="album",
+            file_name=None,
+            size=1000,
+        )
+        for i in range(3)
+    ]
+    assert [r.position for r in refs] == [1, 2, 3]
+    await store.drafts.mark_rejected(refs[1].id, "too_small", {"width": 10, "height": 10})
+    await store.drafts.mark_ready(
+        refs[0].id,
+        local_path="/x.jpg",
+        mime_type="image/jpeg",
+        width=800,
+        height=600,
+        duration=None,
+        size=5,
+        changes=[{"code": "converted", "params": {"from": "GIF", "to": "JPEG"}}],
+    )
+    got = await store.drafts.references(draft.id)
+    assert [r.status for r in got] == [RefStatus.READY, RefStatus.REJECTED, RefStatus.PENDING]
+    assert got[1].error_params == {"width": 10, "height": 10}
+    assert got[0].changes[0]["code"] == "converted"
+
+
+async def test_a_draft_becomes_exactly_one_task(store: Store) -> None:
+    draft = await store.drafts.get_or_create(ALICE, language="en", options=Options(duration=8))
+    await store.drafts.set_prompt(draft.id, "a cat")
+    draft = await store.drafts.get(draft.id)
+    assert draft is not None
+    first = await store.tasks.create_from_draft(draft, request_message_id=5, callback_secret="s1")
+    second = await store.tasks.create_from_draft(draft, request_message_id=6, callback_secret="s2")
+    assert first is not None
+    assert second is None  # the double tap creates nothing
+    assert first.status is TaskStatus.PREPARING
+    assert first.idempotency_key == draft.idempotency_key
+    assert first.options.duration == 8 and first.prompt == "a cat"
+    closed = await store.drafts.get(draft.id)
+    assert closed is not None and closed.state is DraftState.SUBMITTED
+    assert await store.drafts.open_draft(ALICE) is None
+
+
+async def test_state_moves_only_from_the_expected_state(store: Store) -> None:
+    draft = await store.drafts.get_or_create(ALICE, language="en", options=Options())
+    task = await store.tasks.create_from_draft(draft, request_message_id=None, callback_secret="s")
+    assert task is not None
+    assert await store.tasks.update(
+        task.id, status=TaskStatus.SUBMITTING, expect_status=[TaskStatus.PREPARING]
+    )
+    assert not await store.tasks.update(
+        task.id, status=TaskStatus.SUBMITTING, expect_status=[TaskStatus.PREPARING]
+    )
+    await store.tasks.update(task.id, status=TaskStatus.COMPLETED, result_url="https://r")
+    claims = [
+        await store.tasks.update(task.id, delivery=Delivery.SENDING, expect_delivery=[Delivery.NONE])
+        for _ in range(3)
+    ]
+    assert claims == [True, False, False]
+    with pytest.raises(ValueError, match="unknown task columns"):
+        await store.tasks.update(task.id, prompt="x")
+
+
+async def test_a_refused_draft_is_given_back_with_a_new_key(store: Store) -> None:
+    draft = await store.drafts.get_or_create(ALICE, language="en", options=Options())
+    await store.tasks.create_from_draft(draft, request_message_id=None, callback_secret="s")
+    assert await store.drafts.reopen(draft.id)
+    back = await store.drafts.open_draft(ALICE)
+    assert back is not None and back.id == draft.id
+    assert back.idempotency_key != draft.idempotency_key
+
+
+async def test_a_refused_draft_does_not_replace_a_newer_one(store: Store) -> None:
+    draft = await store.drafts.get_or_create(ALICE, language="en", options=Options())
+    await store.tasks.create_from_draft(draft, request_message_id=None, callback_secret="s")
+    newer = await store.drafts.get_or_create(ALICE, language="en", options=Options())
+    assert not await store.drafts.reopen(draft.id)
+    current = await store.drafts.open_draft(ALICE)
+    assert current is not None and current.id == newer.id
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
+    draft = await store.drafts.get_or_create(ALICE, language="en", options=Options())
+    with pytest.raises(RuntimeError):
+        async with store.db.transaction() as conn:
+            await conn.execute("UPDATE drafts SET prompt = 'half' WHERE id = ?", (draft.id,))
+            raise RuntimeError("crash in the middle")
+    again = await store.drafts.get(draft.id)
+    assert again is not None and again.prompt == ""
