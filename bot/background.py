@@ -29,13 +29,15 @@ class Background:
             log.error("background job %s failed", task.get_name(), exc_info=task.exception())
 
     async def close(self, grace: float = 5.0) -> None:
-        """Give running jobs `grace` seconds, then cancel them."""
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-        for task in pending:
+        """Give running jobs (and jobs they start meanwhile) `grace` seconds, then cancel them."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._tasks and (remaining := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self._tasks), timeout=remaining)
+        leftover = set(self._tasks)
+        for task in leftover:
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*leftover, return_exceptions=True)
 
     def __len__(self) -> int:
         return len(self._tasks)

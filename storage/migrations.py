@@ -55,7 +55,8 @@ MIGRATIONS: Final[tuple[str, ...]] = (
 
     CREATE TABLE tasks (
         id INTEGER PRIMARY KEY,
-        draft_id INTEGER NOT NULL UNIQUE REFERENCES drafts (id),
+        -- a refused draft is reopened with a new idempotency key and may get a second task
+        draft_id INTEGER NOT NULL REFERENCES drafts (id),
         chat_id INTEGER NOT NULL,
         topic_id INTEGER NOT NULL DEFAULT 0,
         user_id INTEGER NOT NULL,
@@ -85,6 +86,7 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         submitted_at REAL,
         finished_at REAL
     );
+    CREATE INDEX tasks_draft ON tasks (draft_id);
     CREATE INDEX tasks_user ON tasks (chat_id, user_id, created_at);
     CREATE INDEX tasks_open ON tasks (status, delivery);
     """,

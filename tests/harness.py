@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -108,3 +111,80 @@ class BotUnderTest:
             lambda c: c.method == "sendVideo" and c.ok and str(c.params.get("chat_id")) == str(chat_id),
             timeout=timeout,
         )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class BotProcess:
+    """The bot as users run it, `python -m bot` configured by environment, in a child process.
+
+    Used where only a real process will do: SIGKILL at arbitrary points, SIGTERM, start-up.
+    """
+
+    def __init__(
+        self, telegram: FakeTelegram, evolink: FakeEvolink, data_dir: Path, **env: str
+    ) -> None:
+        self.telegram = telegram
+        self.evolink = evolink
+        self.data_dir = data_dir
+        self.port = _free_port()
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(data_dir.parent),
+            "TELEGRAM_BOT_TOKEN": telegram.token,
+            "TELEGRAM_API_BASE_URL": telegram.base_url,
+            "TELEGRAM_FILE_BASE_URL": telegram.base_file_url,
+            "EVOLINK_API_KEY": evolink.api_key,
+            "EVOLINK_BASE_URL": evolink.base_url,
+            "EVOLINK_FILES_BASE_URL": evolink.files_base_url,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(self.port),
+            "POLL_INTERVAL_SECONDS": "0.2",
+            "PROGRESS_EDIT_SECONDS": "0",
+            "ALBUM_QUIET_SECONDS": "0.3",
+            "DATA_DIR": str(data_dir),
+            "LOG_LEVEL": "INFO",
+            **env,
+        }
+        self.log_path = data_dir.parent / "bot-process.log"
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        """Start `python -m bot` and wait until it polls Telegram."""
+        started = time.time()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                env=self.env,
+                cwd=self.data_dir.parent,
+                stdout=log,
+                stderr=log,
+            )
+        await self.telegram.wait_for(
+            lambda c: c.method == "deleteWebhook" and c.at >= started, timeout=30
+        )
+
+    async def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind."""
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+    async def terminate(self, timeout: float = 20.0) -> int:
+        """SIGTERM, as `docker stop` sends; returns the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+    @property
+    def log(self) -> str:
+        """Everything the process wrote to stdout and stderr."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

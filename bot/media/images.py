@@ -136,7 +136,7 @@ _NAMED_METADATA: Final = frozenset(
     {"exif", "Raw profile type exif", "xmp", "XML:com.adobe.xmp", "comment", "photoshop", "iptc"}
 )
 # JPEG APPn segments that are either harmless (JFIF, ICC profile, Adobe colour transform,
-# multi-picture index) or already reported by name (EXIF, XMP, IPTC).
+# multi-picture index) or already reported by name (EXIF, XMP, IPTC, comment).
 _KNOWN_JPEG_APPS: Final = (
     ("APP0", b"JFIF\0"),
     ("APP2", b"ICC_PROFILE\0"),
@@ -145,6 +145,7 @@ _KNOWN_JPEG_APPS: Final = (
     ("APP1", b"Exif\0"),
     ("APP1", b"http://ns.adobe.com/xap/1.0/\0"),
     ("APP13", b"Photoshop 3.0\0"),
+    ("COM", b""),
 )
 
 # What a broken file makes Pillow's decoders raise.

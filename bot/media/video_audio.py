@@ -27,6 +27,8 @@ SAMPLE_RATE: Final = 44_100
 _LAYOUT: Final = "mono"
 _CHUNK: Final = 1024  # samples per silent frame: one AAC frame
 _TIME_BASE: Final = Fraction(1, SAMPLE_RATE)
+# FFmpeg demuxers for pictures (besides the "*_pipe" ones); FFmpeg reads them as one-frame videos.
+_IMAGE_DEMUXERS: Final = frozenset({"image2", "gif", "apng", "webp", "jpegxl_anim"})
 # Packets without a DTS we are willing to hold back; B-frame reordering needs a few at most.
 _MAX_PENDING: Final = 64
 
@@ -34,22 +36,23 @@ _MAX_PENDING: Final = 64
 def has_audio_stream(path: Path) -> bool:
     """Whether the media file at ``path`` has at least one audio stream.
 
-    Raises MediaRejected("corrupt") if FFmpeg cannot read the file.
+    Raises MediaRejected("corrupt", reason="unreadable") if FFmpeg cannot read the file.
     """
     path.stat()  # a missing file is the caller's bug, not a corrupt upload
     try:
         with av.open(str(path), "r") as container:
             return bool(container.streams.audio)
     except av.FFmpegError as exc:
-        raise MediaRejected("corrupt") from exc
+        raise MediaRejected("corrupt", reason="unreadable") from exc
 
 
 def add_silent_audio(src: Path, dest: Path) -> None:
     """Write ``src``'s first video stream plus a silent AAC track to ``dest`` (MP4, faststart).
 
     The video packets are copied unchanged; the audio lasts as long as the video. Other streams
-    (audio, subtitles, data) are not copied. Raises MediaRejected("corrupt") if ``src`` has no
-    video stream or cannot be read or remuxed.
+    (audio, subtitles, data) are not copied. Raises MediaRejected("corrupt") with a ``reason``
+    param if ``src`` cannot be read ("unreadable"), has no video stream ("no_video"), is a still
+    image or GIF ("still_image"), or its video codec cannot go into MP4 ("unsupported_codec").
     """
     src.stat()
     tmp = dest.with_name(f".{dest.name}.part")
@@ -57,7 +60,7 @@ def add_silent_audio(src: Path, dest: Path) -> None:
         _remux_with_silence(src, tmp)
         os.replace(tmp, dest)
     except av.FFmpegError as exc:
-        raise MediaRejected("corrupt") from exc
+        raise MediaRejected("corrupt", reason="unreadable") from exc
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -65,7 +68,7 @@ def add_silent_audio(src: Path, dest: Path) -> None:
 def ensure_audio_track(src: Path, dest_dir: Path) -> Path:
     """Return ``src`` if it has audio, else the path of a new MP4 in ``dest_dir`` with silence.
 
-    Raises MediaRejected("corrupt") if ``src`` cannot be read or has no video stream.
+    Raises MediaRejected("corrupt") as add_silent_audio does.
     """
     if has_audio_stream(src):
         return src
@@ -78,15 +81,22 @@ def ensure_audio_track(src: Path, dest_dir: Path) -> Path:
 def _remux_with_silence(src: Path, dest: Path) -> None:
     with av.open(str(src), "r") as source:
         if not source.streams.video:
-            raise MediaRejected("corrupt")
+            raise MediaRejected("corrupt", reason="no_video")
+        if _is_picture(source.format.name):
+            raise MediaRejected("corrupt", reason="still_image")
         video_in = source.streams.video[0]
         time_base = video_in.time_base
         if time_base is None:
-            raise MediaRejected("corrupt")
+            raise MediaRejected("corrupt", reason="unreadable")
         with av.open(
             str(dest), "w", format="mp4", container_options={"movflags": "+faststart"}
         ) as out:
-            video_out = out.add_stream_from_template(video_in)
+            try:
+                video_out = out.add_stream_from_template(video_in)
+            except ValueError as exc:  # the MP4 muxer cannot carry this codec
+                raise MediaRejected(
+                    "corrupt", reason="unsupported_codec", codec=video_in.codec_context.name
+                ) from exc
             if video_in.codec_context.name == "hevc":
                 # Apple players (and so Telegram on iOS) only play HEVC in MP4 tagged hvc1;
                 # the template copy resets the tag and the muxer would pick hev1.
@@ -109,9 +119,13 @@ def _remux_with_silence(src: Path, dest: Path) -> None:
                 packet.stream = video_out
                 out.mux(packet)
             if silence is None:
-                raise MediaRejected("corrupt")
-            silence.write_until(end)
+                raise MediaRejected("corrupt", reason="no_video")
             silence.flush()
+
+
+def _is_picture(demuxer: str) -> bool:
+    names = demuxer.split(",")
+    return any(name in _IMAGE_DEMUXERS or name.endswith("_pipe") for name in names)
 
 
 def _with_dts(packets: Iterable[Packet[VideoStream]]) -> Iterator[Packet[VideoStream]]:
@@ -129,7 +143,7 @@ def _with_dts(packets: Iterable[Packet[VideoStream]]) -> Iterator[Packet[VideoSt
         if packet.dts is None:
             pending.append(packet)
             if len(pending) > _MAX_PENDING:
-                raise MediaRejected("corrupt")
+                raise MediaRejected("corrupt", reason="unreadable")
             continue
         if pending:
             count = len(pending)
@@ -148,7 +162,7 @@ def _with_dts(packets: Iterable[Packet[VideoStream]]) -> Iterator[Packet[VideoSt
         # and never after the packet's own (or any later packet's) presentation time.
         stamps = [held.pts for held in pending]
         if any(stamp is None for stamp in stamps):
-            raise MediaRejected("corrupt")
+            raise MediaRejected("corrupt", reason="unreadable")
         count = len(pending)
         floor: int | None = None
         for index in range(count - 1, -1, -1):

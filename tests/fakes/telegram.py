@@ -48,6 +48,15 @@ MB = 1024 * 1024
 MAX_UPLOAD = 50 * MB  # multipart uploads
 MAX_DOWNLOAD = 20 * MB  # getFile, and what Telegram fetches from a URL
 URL_FAILED = "Bad Request: failed to get HTTP URL content"
+QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+WEBHOOK_ACTIVE = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
+POLL_CONFLICT = (
+    "Conflict: terminated by other getUpdates request; "
+    "make sure that only one bot instance is running"
+)
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
@@ -223,6 +232,8 @@ class FakeTelegram:
         config = uvicorn.Config(app, log_level="warning", log_config=None, lifespan="off")
         config.ws, config.timeout_graceful_shutdown = "none", 1  # no websockets; quick stop
         self._server = _Server(config)
+        # proto=IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections (else ~40 ms
+        # of Nagle + delayed ACK per request).
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.bind(("127.0.0.1", 0))
         root = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
@@ -256,7 +267,9 @@ class FakeTelegram:
 
     # ------------------------------------------------------------------ user side
 
-    def send_text(self, chat_id: int, user_id: int, text: str, **opts: Unpack[UserOptions]) -> Any:
+    def send_text(
+        self, chat_id: int, user_id: int, text: str, **opts: Unpack[UserOptions]
+    ) -> JSONDict:
         """A user writes ``text``; a leading ``/command`` gets a ``bot_command`` entity."""
         fields: JSONDict = {"text": text}
         if entity := _command_entity(text):
@@ -265,7 +278,7 @@ class FakeTelegram:
 
     def send_photo(
         self, chat_id: int, user_id: int, data: bytes, **opts: Unpack[UserOptions]
-    ) -> Any:
+    ) -> JSONDict:
         """A user sends a photo: a thumbnail (<=320 px) and the original bytes, largest last."""
         sizes = self._photo_sizes(self._store_bytes(data, "photo"))
         if sizes is None:
@@ -281,7 +294,7 @@ class FakeTelegram:
         file_name: str,
         mime_type: str | None = None,
         **opts: Unpack[UserOptions],
-    ) -> Any:
+    ) -> JSONDict:
         """A user sends a file as a document."""
         mime = mime_type or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
         stored = self._store_bytes(data, "document", file_name=file_name, mime_type=mime)
@@ -298,7 +311,7 @@ class FakeTelegram:
         duration: int,
         mime_type: str = "video/mp4",
         **opts: Unpack[UserOptions],
-    ) -> Any:
+    ) -> JSONDict:
         """A user sends a video (size and duration as given, not probed)."""
         stored = self._store_bytes(data, "video", mime_type=mime_type)
         video = self._ids(stored) | dict(width=width, height=height, duration=duration)
@@ -308,14 +321,14 @@ class FakeTelegram:
 
     def send_voice(
         self, chat_id: int, user_id: int, data: bytes, *, duration: int, **opts: Unpack[UserOptions]
-    ) -> Any:
+    ) -> JSONDict:
         """A user sends a voice note (audio/ogg)."""
         stored = self._store_bytes(data, "voice", mime_type="audio/ogg")
         voice = self._ids(stored) | dict(duration=duration, mime_type="audio/ogg")
         voice["file_size"] = stored.size
         return self._user_message(chat_id, user_id, {"voice": voice}, opts)
 
-    def press_button(self, chat_id: int, user_id: int, message_id: int, data: str) -> Any:
+    def press_button(self, chat_id: int, user_id: int, message_id: int, data: str) -> JSONDict:
         """A user presses an inline button of a bot message; returns the callback_query dict."""
         msg = self._live_message(chat_id, message_id)
         if msg is None:
@@ -326,7 +339,7 @@ class FakeTelegram:
             raise ValueError(f"press_button: no button {data!r} on message {message_id}: {buttons}")
         query_id = str(secrets.randbits(62))
         self._callback_ids.add(query_id)
-        query = dict(id=query_id, chat_instance=str(abs(chat_id) * 7919), data=data)
+        query: JSONDict = dict(id=query_id, chat_instance=str(abs(chat_id) * 7919), data=data)
         query |= {"from": _user(user_id, "en"), "message": copy.deepcopy(msg)}
         self.add_update({"callback_query": query})
         return query
@@ -502,10 +515,7 @@ class FakeTelegram:
     async def api_answerCallbackQuery(self, p: Params, files: Files) -> bool:
         query_id = str(p.get("callback_query_id", ""))
         if query_id not in self._callback_ids:
-            raise ApiError(
-                400,
-                "Bad Request: query is too old and response timeout expired or query ID is invalid",
-            )
+            raise ApiError(400, QUERY_INVALID)
         self._callback_ids.discard(query_id)
         return True
 
@@ -519,11 +529,7 @@ class FakeTelegram:
 
     async def api_getUpdates(self, p: Params, files: Files) -> Any:
         if self.webhook["url"]:
-            raise ApiError(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; "
-                "use deleteWebhook to delete the webhook first",
-            )
+            raise ApiError(409, WEBHOOK_ACTIVE)
         offset, limit = int(p.get("offset") or 0), min(max(int(p.get("limit") or 100), 1), 100)
         if isinstance(p.get("allowed_updates"), list):
             self._allowed_updates = p["allowed_updates"]
@@ -536,11 +542,7 @@ class FakeTelegram:
         while True:
             event = self._update_event
             if generation != self._poll_generation:
-                raise ApiError(
-                    409,
-                    "Conflict: terminated by other getUpdates request; make sure "
-                    "that only one bot instance is running",
-                )
+                raise ApiError(409, POLL_CONFLICT)
             if offset > 0:  # confirms (forgets) the updates before it
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
             elif offset < 0:
@@ -636,7 +638,7 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: chat_id is empty")
         if not isinstance(chat_id, int):  # "@channel" names are not supported
             raise ApiError(400, "Bad Request: chat not found")
-        msg = {"from": dict(self.bot_user), "chat": dict(self._chat(chat_id))}
+        msg: JSONDict = {"from": dict(self.bot_user), "chat": dict(self._chat(chat_id))}
         msg["date"] = int(time.time())
         if p.get("message_thread_id"):
             msg.update(message_thread_id=p["message_thread_id"], is_topic_message=True)
@@ -745,11 +747,14 @@ class FakeTelegram:
             chat["is_forum"] = True
         return chat
 
-    def _user_message(self, chat_id: int, user_id: int, fields: JSONDict, opts: UserOptions) -> Any:
+    def _user_message(
+        self, chat_id: int, user_id: int, fields: JSONDict, opts: UserOptions
+    ) -> JSONDict:
         """Store a message from a user and queue its update."""
         thread_id = opts.get("message_thread_id")
         chat = self._chat(chat_id, opts.get("chat_type", "private"), forum=thread_id is not None)
-        msg = {"from": _user(user_id, opts.get("language_code", "en")), "chat": dict(chat)}
+        msg: JSONDict = {"from": _user(user_id, opts.get("language_code", "en"))}
+        msg["chat"] = dict(chat)
         msg["date"] = int(time.time())
         if thread_id is not None:
             msg.update(message_thread_id=thread_id, is_topic_message=True)

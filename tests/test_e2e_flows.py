@@ -1,0 +1,306 @@
+"""End to end: hosting modes, callbacks, restarts, bad input and the commands, through real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from storage import Database, Store
+from storage.models import ChatKey
+from tests.conftest import MakeBot
+from tests.fakes.evolink import FakeEvolink
+from tests.fakes.telegram import FakeTelegram
+from tests.harness import BotUnderTest
+from tests.mediagen import image_bytes
+
+pytestmark = pytest.mark.e2e
+
+ALICE = 601
+BOB = 602
+
+
+async def _draft_and_generate(
+    bot: BotUnderTest, chat: int, *, photos: int = 1, prompt: str = "waves at sunset"
+) -> dict[str, object]:
+    telegram = bot.telegram
+    for i in range(photos):
+        telegram.send_photo(chat, chat, image_bytes(900 + i, 700), caption=prompt if i == 0 else None)
+    await bot.reply_to(chat, text_contains=f"image {photos}")
+    return telegram.send_text(chat, chat, "/generate")
+
+
+async def test_local_hosting_with_callbacks(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot(media_hosting="local", evolink_callbacks="on", poll_interval_seconds=30)
+    await _draft_and_generate(bot, ALICE, photos=2)
+    submission = await evolink.wait_for_submission()
+    urls = submission.body["image_urls"]
+    assert len(urls) == 2
+    assert all(u.startswith(f"http://127.0.0.1:{bot.port}/media/") for u in urls)
+    assert [r.width for r in submission.references] == [900, 901]  # fetched from the bot itself
+    assert evolink.uploads == []  # nothing went to the Files API
+    assert submission.body["callback_url"].startswith(f"http://127.0.0.1:{bot.port}/callbacks/evolink/")
+
+    queries_before = len(evolink.task_queries)
+    await evolink.complete(submission.task_id)
+    # The 30 s poll interval is far away: only the callback can bring the video this fast.
+    await bot.video_in(ALICE, timeout=10)
+    assert len(evolink.task_queries) > queries_before  # the callback was checked with the API
+    assert evolink.callbacks_sent and evolink.callbacks_sent[0][1] == 200
+
+
+async def test_duplicate_and_forged_callbacks_deliver_once(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot(evolink_callbacks="on", poll_interval_seconds=30)
+    await _draft_and_generate(bot, ALICE)
+    submission = await evolink.wait_for_submission()
+    task = evolink.tasks[submission.task_id]
+    # A forged "completed" before the task is done changes nothing: the API still says pending.
+    forged = task.to_json() | {"status": "completed", "results": ["http://127.0.0.1:9/evil.mp4"]}
+    assert await evolink.send_callback(submission.task_id, body=forged) == 200
+    assert await evolink.send_callback(submission.task_id, url=task.callback_url + "x") == 404
+    await asyncio.sleep(0.5)
+    assert not telegram.sent("sendVideo")
+
+    await evolink.complete(submission.task_id)
+    await bot.video_in(ALICE)
+    for _ in range(3):
+        assert await evolink.send_callback(submission.task_id) == 200
+    await asyncio.sleep(0.5)
+    assert len([c for c in telegram.sent("sendVideo") if c.ok]) == 1
+
+
+async def test_restart_in_the_middle_of_a_task_delivers_exactly_once(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot()
+    await _draft_and_generate(bot, ALICE)
+    submission = await evolink.wait_for_submission()
+    await bot.reply_to(ALICE, text_contains="credits reserved")
+    await bot.stop()
+    await evolink.complete(submission.task_id)  # finishes while the bot is down
+    await bot.start()
+    await bot.video_in(ALICE)
+    await bot.restart()  # and a second restart sends nothing again
+    await asyncio.sleep(0.8)
+    assert len([c for c in telegram.sent("sendVideo") if c.ok]) == 1
+    assert len(evolink.submissions) == 1
+
+
+async def test_a_silent_video_gets_a_sound_track_before_upload(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path
+) -> None:
+    bot = await make_bot()
+    telegram.send_photo(ALICE, ALICE, image_bytes(1000, 800), caption="quiet forest")
+    await bot.reply_to(ALICE, text_contains="image 1")
+    # Turn sound off in the draft (the options menu is another feature; the store is the truth).
+    store = Store(Database(bot.data_dir / "bot.sqlite3"))
+    await store.open()
+    await store.db.write(
+        "UPDATE drafts SET options = json_set(options, '$.generate_audio', json('false'))"
+    )
+    await store.close()
+    telegram.send_text(ALICE, ALICE, "/generate")
+    submission = await evolink.wait_for_submission()
+    assert submission.body["generate_audio"] is False
+    await evolink.complete(submission.task_id)
+    video = await bot.video_in(ALICE)
+    assert "video" in video.files  # uploaded, not fetched by URL
+    assert telegram.messages[ALICE][video.result["message_id"]]["video"]["_has_audio"] is True
+
+
+async def test_when_telegram_refuses_the_url_the_video_is_uploaded(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot()
+    await _draft_and_generate(bot, ALICE)
+    submission = await evolink.wait_for_submission()
+    telegram.fail_next("sendVideo", description="Bad Request: failed to get HTTP URL content")
+    await evolink.complete(submission.task_id)
+    video = await bot.video_in(ALICE)
+    assert "video" in video.files
+    refused = [c for c in telegram.sent("sendVideo") if not c.ok]
+    assert len(refused) == 1 and isinstance(refused[0].params["video"], str)
+
+
+async def test_a_video_over_50_mb_is_sent_as_a_link(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot()
+    await _draft_and_generate(bot, ALICE)
+    submission = await evolink.wait_for_submission()
+    await evolink.complete(submission.task_id, pad_to_bytes=51 * 1024 * 1024)
+    message = await bot.reply_to(ALICE, text_contains="too big for Telegram")
+    assert evolink.tasks[submission.task_id].results[0] in message.text
+    assert "24 hours" in message.text
+    assert not [c for c in telegram.sent("sendVideo") if c.ok]
+
+
+async def test_a_failed_task_is_explained(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot()
+    await _draft_and_generate(bot, ALICE)
+    submission = await evolink.wait_for_submission()
+    await evolink.fail(submission.task_id, code="content_policy_violation")
+    await bot.reply_to(ALICE, text_contains="content policy")
+
+
+async def test_a_refused_submit_gives_the_draft_back(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot()
+    evolink.fail_next("/v1/videos/generations", 400, message="prompt contains banned words")
+    await _draft_and_generate(bot, ALICE)
+    await bot.reply_to(ALICE, text_contains="prompt contains banned words")
+    await bot.reply_to(ALICE, text_contains="Nothing was charged")
+    telegram.send_text(ALICE, ALICE, "/generate a calm lake")  # the same photos, a new prompt
+    submission = await evolink.wait_for_submission()
+    assert submission.body["prompt"] == "a calm lake"
+    assert len(submission.body["image_urls"]) == 1
+
+
+async def test_double_generate_submits_once(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot()
+    telegram.send_photo(ALICE, ALICE, image_bytes(800, 600), caption="fireworks")
+    await bot.reply_to(ALICE, text_contains="image 1")
+    telegram.send_text(ALICE, ALICE, "/generate")
+    telegram.send_text(ALICE, ALICE, "/generate")
+    await bot.reply_to(ALICE, text_contains="already submitted")
+    await evolink.wait_for_submission()
+    await asyncio.sleep(0.5)
+    assert len(evolink.submissions) == 1
+
+
+async def test_bad_files_are_named_and_the_good_ones_stay(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot()
+    telegram.send_photo(ALICE, ALICE, image_bytes(1024, 768), caption="two friends on a bench")
+    telegram.send_photo(ALICE, ALICE, image_bytes(80, 80))
+    telegram.send_document(ALICE, ALICE, b"%PDF-1.4 not an image", file_name="notes.pdf")
+    too_small = await bot.reply_to(ALICE, text_contains="80×80")
+    assert "300" in too_small.text
+    not_image = await bot.reply_to(ALICE, text_contains="notes.pdf")
+    assert "not an image" in not_image.text
+    await bot.reply_to(ALICE, text_contains="References: image 1\n")
+    telegram.send_text(ALICE, ALICE, "/generate")
+    submission = await evolink.wait_for_submission()
+    assert len(submission.body["image_urls"]) == 1
+
+
+async def test_small_photos_are_fixed_and_the_user_is_told(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot()
+    telegram.send_photo(ALICE, ALICE, image_bytes(200, 150), caption="tiny")
+    summary = await bot.reply_to(ALICE, text_contains="scaled up")
+    assert "200×150" in summary.text
+    telegram.send_text(ALICE, ALICE, "/generate")
+    submission = await evolink.wait_for_submission()
+    assert min(submission.references[0].width, submission.references[0].height) >= 300
+
+
+async def test_missing_pieces_are_asked_for(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot()
+    telegram.send_text(ALICE, ALICE, "/generate")
+    await bot.reply_to(ALICE, text_contains="nothing to generate")
+    telegram.send_photo(ALICE, ALICE, image_bytes(800, 600))
+    await bot.reply_to(ALICE, text_contains="image 1")
+    telegram.send_text(ALICE, ALICE, "/generate")
+    await bot.reply_to(ALICE, text_contains="no prompt yet")
+    telegram.send_text(ALICE, ALICE, "a kite over the sea")
+    await bot.reply_to(ALICE, text_contains="“a kite over the sea”")
+    telegram.send_text(ALICE, ALICE, "/generate")
+    submission = await evolink.wait_for_submission()
+    assert submission.body["prompt"] == "a kite over the sea"
+
+
+async def test_prompt_longer_than_the_api_allows_is_refused(
+    make_bot: MakeBot, telegram: FakeTelegram
+) -> None:
+    bot = await make_bot()
+    telegram.send_text(ALICE, ALICE, "x" * 10_001)
+    message = await bot.reply_to(ALICE, text_contains="10000")
+    assert "10001" in message.text
+
+
+async def test_an_album_gives_one_summary(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot()
+    for i in range(3):
+        telegram.send_photo(
+            ALICE, ALICE, image_bytes(700 + i, 700), caption="album" if i == 0 else None, media_group_id="g1"
+        )
+    await bot.reply_to(ALICE, text_contains="image 1, image 2, image 3")
+    summaries = [c for c in telegram.sent("sendMessage", ALICE) if "Your draft" in c.text]
+    assert len(summaries) == 1
+    telegram.send_text(ALICE, ALICE, "/generate")
+    submission = await evolink.wait_for_submission()
+    assert [r.width for r in submission.references] == [700, 701, 702]
+
+
+async def test_commands(make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink) -> None:
+    bot = await make_bot()
+    telegram.send_text(ALICE, ALICE, "/start")
+    await bot.reply_to(ALICE, text_contains="/generate")
+    telegram.send_text(ALICE, ALICE, "/status")
+    await bot.reply_to(ALICE, text_contains="no videos in progress")
+    telegram.send_photo(ALICE, ALICE, image_bytes(800, 600), caption="x")
+    await bot.reply_to(ALICE, text_contains="image 1")
+    telegram.send_text(ALICE, ALICE, "/cancel")
+    await bot.reply_to(ALICE, text_contains="Draft discarded (1 file")
+    telegram.send_text(ALICE, ALICE, "/cancel")
+    await bot.reply_to(ALICE, text_contains="no draft to discard")
+    await _draft_and_generate(bot, ALICE)
+    await evolink.wait_for_submission()
+    telegram.send_text(ALICE, ALICE, "/status")
+    await bot.reply_to(ALICE, text_contains="Your videos in progress")
+    commands = telegram.sent("setMyCommands")
+    assert {c["command"] for c in commands[0].params["commands"]} >= {"generate", "cancel", "status"}
+
+
+async def test_slow_work_for_one_user_does_not_hold_up_another(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    evolink.set_delay("/api/v1/files/upload/stream", 3)
+    bot = await make_bot()
+    telegram.send_photo(ALICE, ALICE, image_bytes(800, 600), caption="slow upload")
+    await asyncio.sleep(0.3)
+    started = time.monotonic()
+    telegram.send_text(BOB, BOB, "/help")
+    await bot.reply_to(BOB, text_contains="/generate")
+    assert time.monotonic() - started < 2  # answered while Alice's upload is still running
+    assert not evolink.uploads
+
+
+async def test_drafts_of_two_users_never_mix(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot()
+    telegram.send_photo(ALICE, ALICE, image_bytes(800, 600), caption="alice's cat")
+    telegram.send_photo(BOB, BOB, image_bytes(640, 480), caption="bob's dog")
+    telegram.send_photo(BOB, BOB, image_bytes(650, 480))
+    await bot.reply_to(ALICE, text_contains="image 1")
+    await bot.reply_to(BOB, text_contains="image 2")
+    telegram.send_text(BOB, BOB, "/generate")
+    bob = await evolink.wait_for_submission()
+    assert bob.body["prompt"] == "bob's dog" and len(bob.body["image_urls"]) == 2
+    telegram.send_text(ALICE, ALICE, "/generate")
+    alice = await evolink.wait_for_submission(2)
+    assert alice.body["prompt"] == "alice's cat" and len(alice.body["image_urls"]) == 1
+    assert bob.headers["idempotency-key"] != alice.headers["idempotency-key"]
+    store = Store(Database(bot.data_dir / "bot.sqlite3"))
+    await store.open()
+    assert len(await store.tasks.running_for(ChatKey(chat_id=BOB, user_id=BOB))) == 1
+    await store.close()

@@ -1,0 +1,102 @@
+"""The bot as a real process: SIGTERM shuts it down cleanly, SIGKILL at any moment loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.evolink import FakeEvolink
+from tests.fakes.telegram import FakeTelegram
+from tests.harness import BotProcess
+from tests.mediagen import image_bytes
+
+pytestmark = pytest.mark.e2e
+
+CHAT = 701
+
+
+@pytest.fixture
+async def process(
+    telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path
+) -> AsyncIterator[BotProcess]:
+    bot = BotProcess(telegram, evolink, tmp_path / "data")
+    yield bot
+    await bot.kill()
+
+
+def _videos(telegram: FakeTelegram) -> int:
+    return len([c for c in telegram.sent("sendVideo") if c.ok])
+
+
+async def test_sigterm_stops_the_bot_cleanly(process: BotProcess) -> None:
+    await process.start()
+    assert await process.terminate() == 0
+    assert "bot stopped" in process.log
+    assert "Traceback" not in process.log
+
+
+async def test_sigkill_while_a_reference_uploads_then_restart(
+    process: BotProcess, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    evolink.set_delay("/api/v1/files/upload/stream", 2)
+    await process.start()
+    telegram.send_photo(CHAT, CHAT, image_bytes(800, 800), caption="a lighthouse at night")
+    telegram.send_text(CHAT, CHAT, "/generate")
+    await telegram.wait_for(lambda c: c.method == "sendMessage" and "Still checking" in c.text)
+    await process.kill()  # the task row exists, the upload was cut, nothing was submitted
+    assert evolink.submissions == []
+    evolink.set_delay("/api/v1/files/upload/stream", 0)
+    await process.start()
+    submission = await evolink.wait_for_submission(timeout=20)
+    await evolink.complete(submission.task_id)
+    await telegram.wait_for(lambda c: c.method == "sendVideo" and c.ok, timeout=20)
+    await asyncio.sleep(0.5)
+    assert len(evolink.submissions) == 1
+    assert _videos(telegram) == 1
+
+
+async def test_sigkill_during_the_submit_never_submits_twice(
+    process: BotProcess, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    evolink.set_delay("/v1/videos/generations", 2)  # the submit is on the wire when we kill
+    await process.start()
+    telegram.send_photo(CHAT, CHAT, image_bytes(800, 800), caption="a storm at sea")
+    await telegram.wait_for(lambda c: c.method == "sendMessage" and "image 1" in c.text)
+    telegram.send_text(CHAT, CHAT, "/generate")
+    await telegram.wait_for(lambda c: c.method == "sendMessage" and "Submitting" in c.text)
+    await asyncio.sleep(1.0)
+    await process.kill()
+    evolink.set_delay("/v1/videos/generations", 0)
+    await asyncio.sleep(1.5)  # the server finishes the request the dead bot sent
+    assert len(evolink.submissions) == 1
+    await process.start()
+    # The bot cannot know the task id: it says so instead of paying a second time.
+    await telegram.wait_for(
+        lambda c: c.method in {"sendMessage", "editMessageText"} and "can't tell" in c.text,
+        timeout=20,
+    )
+    await asyncio.sleep(0.5)
+    assert len(evolink.submissions) == 1
+
+
+async def test_sigkill_after_completion_before_delivery(
+    process: BotProcess, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    await process.start()
+    telegram.send_photo(CHAT, CHAT, image_bytes(800, 800), caption="a desert road")
+    await telegram.wait_for(lambda c: c.method == "sendMessage" and "image 1" in c.text)
+    telegram.send_text(CHAT, CHAT, "/generate")
+    submission = await evolink.wait_for_submission(timeout=20)
+    await telegram.wait_for(lambda c: "credits reserved" in c.text)
+    await process.kill()
+    await evolink.complete(submission.task_id)
+    await process.start()
+    await telegram.wait_for(lambda c: c.method == "sendVideo" and c.ok, timeout=20)
+    await process.kill()
+    await process.start()
+    await asyncio.sleep(1.0)
+    assert _videos(telegram) == 1
+    assert len(evolink.submissions) == 1
