@@ -58,7 +58,9 @@ class Submitter:
             return None
         draft = await self._store.drafts.open_draft(key)
         if draft is None:
-            await self._reply(key, language, "nothing_to_generate", request_message_id)
+            running = await self._store.tasks.running_for(key)
+            text_key = "already_submitted" if running else "nothing_to_generate"
+            await self._reply(key, language, text_key, request_message_id)
             return None
         refs = await self._store.drafts.references(draft.id)
         usable = [r for r in refs if r.status is not RefStatus.REJECTED]

@@ -39,7 +39,9 @@ EN: Final[dict[str, str]] = {
         "/generate followed by the description."
     ),
     "waiting_for_files": "Still checking {count} file(s); I will submit as soon as they are ready.",
-    "already_submitted": "This draft was already submitted – see /status.",
+    "already_submitted": (
+        "Your draft was already submitted – see /status. Send new photos to start another one."
+    ),
     "draft_cancelled": "Draft discarded ({count} file(s)).",
     "nothing_to_cancel": "There is no draft to discard.",
     "status_none": "You have no videos in progress.",

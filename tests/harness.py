@@ -98,17 +98,21 @@ class BotUnderTest:
     async def reply_to(self, chat_id: int, *, text_contains: str, timeout: float = 15.0) -> Call:
         """The bot's message (sent or edited) in `chat_id` whose text contains the words."""
         return await self.telegram.wait_for(
-            lambda c: c.ok
-            and c.method in {"sendMessage", "editMessageText"}
-            and str(c.params.get("chat_id")) == str(chat_id)
-            and text_contains in c.text,
+            lambda c: (
+                c.ok
+                and c.method in {"sendMessage", "editMessageText"}
+                and str(c.params.get("chat_id")) == str(chat_id)
+                and text_contains in c.text
+            ),
             timeout=timeout,
         )
 
     async def video_in(self, chat_id: int, timeout: float = 20.0) -> Call:
         """The bot's successful sendVideo in `chat_id`."""
         return await self.telegram.wait_for(
-            lambda c: c.method == "sendVideo" and c.ok and str(c.params.get("chat_id")) == str(chat_id),
+            lambda c: (
+                c.method == "sendVideo" and c.ok and str(c.params.get("chat_id")) == str(chat_id)
+            ),
             timeout=timeout,
         )
 

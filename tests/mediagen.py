@@ -12,7 +12,9 @@ import numpy as np
 from PIL import Image
 
 
-def image_bytes(width: int, height: int, fmt: str = "JPEG", color: tuple[int, int, int] = (200, 80, 40)) -> bytes:
+def image_bytes(
+    width: int, height: int, fmt: str = "JPEG", color: tuple[int, int, int] = (200, 80, 40)
+) -> bytes:
     """An image of the given size and format (JPEG, PNG, WEBP, GIF, BMP, ...), with a gradient."""
     img = Image.new("RGB", (width, height), color)
     # A gradient so encoders and scalers have real content to work on.
@@ -64,7 +66,14 @@ def write_video(
     return path
 
 
-def write_audio(path: Path, *, seconds: float = 3.0, codec: str = "libmp3lame", container: str | None = None, rate: int = 44100) -> Path:
+def write_audio(
+    path: Path,
+    *,
+    seconds: float = 3.0,
+    codec: str = "libmp3lame",
+    container: str | None = None,
+    rate: int = 44100,
+) -> Path:
     """Write a sine tone as MP3 (default), WAV (codec pcm_s16le) or OGG/Opus (codec libopus)."""
     with av.open(str(path), "w", format=container) as out:
         stream = out.add_stream(codec, rate=rate)
@@ -73,7 +82,9 @@ def write_audio(path: Path, *, seconds: float = 3.0, codec: str = "libmp3lame", 
     return path
 
 
-def _write_tone(out: av.container.OutputContainer, stream: av.audio.stream.AudioStream, seconds: float) -> None:
+def _write_tone(
+    out: av.container.OutputContainer, stream: av.audio.stream.AudioStream, seconds: float
+) -> None:
     rate = stream.codec_context.sample_rate or 44100
     total = int(seconds * rate)
     chunk = 1024

@@ -27,7 +27,9 @@ async def _draft_and_generate(
 ) -> dict[str, object]:
     telegram = bot.telegram
     for i in range(photos):
-        telegram.send_photo(chat, chat, image_bytes(900 + i, 700), caption=prompt if i == 0 else None)
+        telegram.send_photo(
+            chat, chat, image_bytes(900 + i, 700), caption=prompt if i == 0 else None
+        )
     await bot.reply_to(chat, text_contains=f"image {photos}")
     return telegram.send_text(chat, chat, "/generate")
 
@@ -43,7 +45,9 @@ async def test_local_hosting_with_callbacks(
     assert all(u.startswith(f"http://127.0.0.1:{bot.port}/media/") for u in urls)
     assert [r.width for r in submission.references] == [900, 901]  # fetched from the bot itself
     assert evolink.uploads == []  # nothing went to the Files API
-    assert submission.body["callback_url"].startswith(f"http://127.0.0.1:{bot.port}/callbacks/evolink/")
+    assert submission.body["callback_url"].startswith(
+        f"http://127.0.0.1:{bot.port}/callbacks/evolink/"
+    )
 
     queries_before = len(evolink.task_queries)
     await evolink.complete(submission.task_id)
@@ -240,7 +244,11 @@ async def test_an_album_gives_one_summary(
     bot = await make_bot()
     for i in range(3):
         telegram.send_photo(
-            ALICE, ALICE, image_bytes(700 + i, 700), caption="album" if i == 0 else None, media_group_id="g1"
+            ALICE,
+            ALICE,
+            image_bytes(700 + i, 700),
+            caption="album" if i == 0 else None,
+            media_group_id="g1",
         )
     await bot.reply_to(ALICE, text_contains="image 1, image 2, image 3")
     summaries = [c for c in telegram.sent("sendMessage", ALICE) if "Your draft" in c.text]
@@ -267,7 +275,11 @@ async def test_commands(make_bot: MakeBot, telegram: FakeTelegram, evolink: Fake
     telegram.send_text(ALICE, ALICE, "/status")
     await bot.reply_to(ALICE, text_contains="Your videos in progress")
     commands = telegram.sent("setMyCommands")
-    assert {c["command"] for c in commands[0].params["commands"]} >= {"generate", "cancel", "status"}
+    assert {c["command"] for c in commands[0].params["commands"]} >= {
+        "generate",
+        "cancel",
+        "status",
+    }
 
 
 async def test_slow_work_for_one_user_does_not_hold_up_another(

@@ -70,8 +70,8 @@ async def test_sigkill_during_the_submit_never_submits_twice(
     await asyncio.sleep(1.0)
     await process.kill()
     evolink.set_delay("/v1/videos/generations", 0)
-    await asyncio.sleep(1.5)  # the server finishes the request the dead bot sent
-    assert len(evolink.submissions) == 1
+    await asyncio.sleep(1.5)  # the server may or may not have finished the request
+    submitted = len(evolink.submissions)
     await process.start()
     # The bot cannot know the task id: it says so instead of paying a second time.
     await telegram.wait_for(
@@ -79,7 +79,7 @@ async def test_sigkill_during_the_submit_never_submits_twice(
         timeout=20,
     )
     await asyncio.sleep(0.5)
-    assert len(evolink.submissions) == 1
+    assert len(evolink.submissions) == submitted <= 1
 
 
 async def test_sigkill_after_completion_before_delivery(

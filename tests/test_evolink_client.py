@@ -100,7 +100,9 @@ async def test_integer_error_codes_of_older_versions_are_accepted() -> None:
 
 async def test_429_honours_retry_after_then_succeeds() -> None:
     answers = [
-        httpx.Response(429, headers={"Retry-After": "7"}, json={"error": {"code": "rate_limit_exceeded"}}),
+        httpx.Response(
+            429, headers={"Retry-After": "7"}, json={"error": {"code": "rate_limit_exceeded"}}
+        ),
         httpx.Response(200, json=TASK),
     ]
     sleeps: list[float] = []
@@ -187,7 +189,11 @@ async def test_credits() -> None:
             json={
                 "success": True,
                 "data": {
-                    "token": {"remaining_credits": 12.5, "unlimited_credits": False, "used_credits": 3},
+                    "token": {
+                        "remaining_credits": 12.5,
+                        "unlimited_credits": False,
+                        "used_credits": 3,
+                    },
                     "user": {"remaining_credits": 99, "used_credits": 1},
                 },
             },

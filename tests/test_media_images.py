@@ -451,7 +451,7 @@ def test_decompression_bomb_is_refused_without_decoding(tmp_path: Path) -> None:
     with pytest.raises(MediaRejected) as info:
         normalise_image(bomb, tmp_path / "out", stem="x")
     assert info.value.code == "too_many_pixels"
-    assert info.value.params["max"] == MAX_PIXELS
+    assert info.value.params == {"width": 20_000, "height": 20_000, "max": MAX_PIXELS}
 
 
 def test_just_over_the_pixel_limit_is_refused_even_if_warnings_are_ignored(
@@ -464,6 +464,7 @@ def test_just_over_the_pixel_limit_is_refused_even_if_warnings_are_ignored(
         with pytest.raises(MediaRejected) as info:
             normalise_image(big, tmp_path / "out", stem="x")
     assert info.value.code == "too_many_pixels"
+    assert info.value.params == {"width": 10_000, "height": 9_000, "max": MAX_PIXELS}
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
@@ -533,7 +534,7 @@ def test_nothing_fits_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     with pytest.raises(MediaRejected) as info:
         normalise_image(src, tmp_path / "out", stem="n")
     assert info.value.code == "too_big"
-    assert info.value.params["max"] == 1_000
+    assert info.value.params["limit"] == 1_000
     assert not any((tmp_path / "out").iterdir())
 
 

@@ -104,7 +104,9 @@ async def test_state_moves_only_from_the_expected_state(store: Store) -> None:
     )
     await store.tasks.update(task.id, status=TaskStatus.COMPLETED, result_url="https://r")
     claims = [
-        await store.tasks.update(task.id, delivery=Delivery.SENDING, expect_delivery=[Delivery.NONE])
+        await store.tasks.update(
+            task.id, delivery=Delivery.SENDING, expect_delivery=[Delivery.NONE]
+        )
         for _ in range(3)
     ]
     assert claims == [True, False, False]
@@ -132,9 +134,13 @@ async def test_a_refused_draft_does_not_replace_a_newer_one(store: Store) -> Non
 
 async def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
     draft = await store.drafts.get_or_create(ALICE, language="en", options=Options())
-    with pytest.raises(RuntimeError):
+
+    async def half_done() -> None:
         async with store.db.transaction() as conn:
             await conn.execute("UPDATE drafts SET prompt = 'half' WHERE id = ?", (draft.id,))
             raise RuntimeError("crash in the middle")
+
+    with pytest.raises(RuntimeError):
+        await half_done()
     again = await store.drafts.get(draft.id)
     assert again is not None and again.prompt == ""

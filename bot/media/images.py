@@ -14,12 +14,12 @@ import shutil
 import struct
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from PIL import ExifTags, Image, ImageFile, ImageStat, UnidentifiedImageError
 
@@ -55,8 +55,8 @@ __all__ = [
     "normalise_image",
 ]
 
-# The smallest side we are willing to blow up to IMAGE_MIN_SIDE (at most 3x); below it the
-# result would be mush, so the user is asked for a bigger picture instead.
+# Images with a side shorter than this are refused as too_small, even when padding alone would
+# fix them: using them means blowing them up more than 3x (mush), or they are slivers.
 MIN_UPSCALE_SIDE: Final = 100
 
 # Pillow's own default decompression-bomb threshold (Image.MAX_IMAGE_PIXELS, ~89.5 MP). Pillow
@@ -185,8 +185,9 @@ class MediaRejected(Exception):
     """The file cannot be used; rendered to words elsewhere.
 
     Codes: ``not_an_image``; ``corrupt``; ``too_small`` (``width``, ``height``, ``min``);
-    ``too_many_pixels`` (``max``, plus ``width`` and ``height`` when the header could be read);
-    ``too_big`` (``size``, ``max`` in bytes).
+    ``too_many_pixels`` (``width``, ``height``, ``max`` pixels; width and height are ``"?"`` if
+    the header cannot be read without tripping Pillow's own check); ``too_big`` (``size``,
+    ``limit``, in bytes).
     """
 
     def __init__(self, code: str, **params: str | int | float) -> None:
@@ -259,7 +260,7 @@ def normalise_image(src: Path, dest_dir: Path, *, stem: str) -> ImageResult:
         raise MediaRejected("corrupt")
     dest_dir.mkdir(parents=True, exist_ok=True)
 
-    with _bomb_guard():
+    with _bomb_guard(src):
         decoded = _decode(src, src_size)
     if isinstance(decoded, _Passthrough):
         path = dest_dir / f"{stem}{_EXTENSIONS[decoded.format]}"
@@ -290,16 +291,47 @@ class _Passthrough:
 
 
 @contextmanager
-def _bomb_guard() -> Iterator[None]:
+def _bomb_guard(src: Path) -> Iterator[None]:
+    """Turn Pillow's decompression-bomb warning and error into MediaRejected."""
     # catch_warnings swaps process-wide state, so two threads racing here can leave the "error"
     # filter installed; that only makes DecompressionBombWarning an error everywhere, which is
-    # harmless, and the explicit MAX_PIXELS check below does not depend on the filter anyway.
+    # harmless, and the explicit MAX_PIXELS check in _decode does not depend on the filter.
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             yield
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise MediaRejected("too_many_pixels", max=MAX_PIXELS) from exc
+            width, height = _declared_size(src) or ("?", "?")
+            raise MediaRejected(
+                "too_many_pixels", width=width, height=height, max=MAX_PIXELS
+            ) from exc
+
+
+def _declared_size(src: Path) -> tuple[int, int] | None:
+    """The size a file's header declares, read without Pillow's bomb check (which just fired).
+
+    Mirrors what Image.open does, minus that check, so the refusal can name the size.
+    """
+    with src.open("rb") as fp:
+        prefix = fp.read(16)
+        for name in _INPUT_FORMATS:
+            factory, accept = Image.OPEN[name]
+            if accept is not None and accept(prefix) is not True:
+                continue
+            fp.seek(0)
+            size = _header_size(factory, fp, str(src))
+            if size is not None:
+                return size
+    return None
+
+
+def _header_size(
+    factory: Callable[[IO[bytes], str], ImageFile.ImageFile], fp: IO[bytes], name: str
+) -> tuple[int, int] | None:
+    try:
+        return factory(fp, name).size  # a plugin's constructor parses the header only
+    except Exception:  # not this format, or a plugin that checks for bombs itself
+        return None
 
 
 def _decode(src: Path, src_size: int) -> tuple[Image.Image, _Source] | _Passthrough:
@@ -452,8 +484,9 @@ def _plan(width: int, height: int) -> _Plan:
     elif min(padded_w, padded_h) < IMAGE_MIN_SIDE:
         scale = Fraction(IMAGE_MIN_SIDE, min(padded_w, padded_h))
 
-    # With an exact scale the limiting side lands exactly on its bound and rounding the other
-    # side cannot cross the aspect bound (it is at least long/2.5, itself an integer here).
+    # With an exact scale the limiting side lands exactly on its bound, and rounding the other
+    # side cannot cross the aspect bound: its exact value is inside it and the bound itself
+    # (6000/2.5 or 300*2.5 px) is a whole number.
     canvas = (max(1, round(padded_w * scale)), max(1, round(padded_h * scale)))
     if (padded_w, padded_h) == (width, height):
         content = canvas
@@ -529,7 +562,7 @@ def _save(
                 return out_format, path, size, quality
         finally:
             tmp.unlink(missing_ok=True)
-    raise MediaRejected("too_big", size=size, max=IMAGE_MAX_BYTES)
+    raise MediaRejected("too_big", size=size, limit=IMAGE_MAX_BYTES)
 
 
 def _atomic_copy(src: Path, dest: Path) -> None:

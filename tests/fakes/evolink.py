@@ -440,7 +440,7 @@ class FakeEvolink:
     async def wait_for_submission(
         self,
         count: int = 1,
-        timeout: float = 10.0,  # noqa: ASYNC109 - the fixture's public signature
+        timeout: float = 10.0,
     ) -> Submission:
         """Wait until `count` submits were accepted; returns submissions[count - 1]."""
         deadline = time.monotonic() + timeout
@@ -453,7 +453,7 @@ class FakeEvolink:
             await asyncio.sleep(0.01)
         return self.submissions[count - 1]
 
-    async def wait_for_callbacks(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def wait_for_callbacks(self, timeout: float = 10.0) -> None:
         """Wait until every scheduled callback delivery (with its retries) is over."""
         async with asyncio.timeout(timeout):
             while self._background:

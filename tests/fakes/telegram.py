@@ -360,7 +360,7 @@ class FakeTelegram:
     async def wait_for(
         self,
         predicate: Callable[[Call], bool],
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
     ) -> Call:
         """The first call (past or future) matching ``predicate``; AssertionError on timeout."""
         loop = asyncio.get_running_loop()
@@ -378,7 +378,7 @@ class FakeTelegram:
         self,
         method: str,
         chat_id: int | None = None,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
         *,
         text_contains: str | None = None,
     ) -> Call:
