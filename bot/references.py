@@ -47,6 +47,9 @@ class ReferenceProcessor:
 
     async def prepare(self, ref: Reference) -> Reference:
         """Download, normalise and host `ref`; returns it as it now stands (ready or rejected)."""
+        if self._files.too_big(ref.size):
+            await self._drafts.mark_rejected(ref.id, "too_big_for_telegram", {"size": ref.size})
+            return await self._reference(ref.id)
         self._tmp_dir.mkdir(parents=True, exist_ok=True)
         download = self._tmp_dir / f"ref{ref.id}-{secrets.token_hex(6)}.part"
         try:
@@ -75,18 +78,14 @@ class ReferenceProcessor:
                 size=result.size,
                 changes=[asdict(change) for change in result.changes],
             )
-            ready = await self._drafts.reference(ref.id)
-            assert ready is not None
             try:
-                return await self.ensure_hosted(ready)
+                return await self.ensure_hosted(await self._reference(ref.id))
             except EvolinkError as exc:
                 # Not fatal here: the submit hosts it again and reports a lasting failure.
                 log.warning("reference %s: hosting failed: %s", ref.id, exc)
         finally:
             download.unlink(missing_ok=True)
-        final = await self._drafts.reference(ref.id)
-        assert final is not None
-        return final
+        return await self._reference(ref.id)
 
     async def ensure_hosted(self, ref: Reference) -> Reference:
         """Host `ref` unless it already has a URL valid for long enough."""
@@ -100,6 +99,9 @@ class ReferenceProcessor:
         await self._drafts.mark_hosted(
             ref.id, url=hosted.url, hosted_id=hosted.remote_id, expires_at=hosted.expires_at
         )
-        updated = await self._drafts.reference(ref.id)
-        assert updated is not None
-        return updated
+        return await self._reference(ref.id)
+
+    async def _reference(self, ref_id: int) -> Reference:
+        ref = await self._drafts.reference(ref_id)
+        assert ref is not None
+        return ref

@@ -37,13 +37,17 @@ class TelegramFiles:
         self._local_mode = local_mode
         self._max_bytes = max_bytes
 
+    def too_big(self, size: int | None) -> bool:
+        """Whether Telegram will refuse to hand a file of this size to the bot."""
+        return size is not None and self._max_bytes is not None and size > self._max_bytes
+
     async def download(self, file_id: str, dest: Path) -> int:
         """Write the file to `dest`; returns its size in bytes."""
         try:
             tg_file = await self._bot.get_file(file_id)
         except BadRequest as exc:
             if "too big" in exc.message.lower():
-                raise DownloadError("too_big_for_telegram", size_mb="> 20") from None
+                raise DownloadError("too_big_for_telegram", size_mb="over 20") from None
             raise DownloadError("download_failed") from None
         except TelegramError:
             raise DownloadError("download_failed") from None
@@ -66,9 +70,7 @@ class TelegramFiles:
                     async for chunk in response.aiter_bytes(CHUNK):
                         size += len(chunk)
                         if self._max_bytes is not None and size > self._max_bytes:
-                            raise DownloadError(
-                                "too_big_for_telegram", size_mb=round(size / 2**20, 1)
-                            )
+                            raise DownloadError("too_big_for_telegram", size=size)
                         out.write(chunk)
         except httpx.HTTPError:
             # The exception text could carry the URL, and with it the token: drop it.

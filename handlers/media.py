@@ -33,7 +33,6 @@ async def prompt(update: Update, context: BotContext) -> None:
 
 def describe(message: Message) -> IncomingMedia | None:
     """The message's usable file, or None when it carries nothing the bot can use yet."""
-    common = {"message_id": message.message_id, "media_group_id": message.media_group_id}
     if message.photo:
         largest = message.photo[-1]
         return IncomingMedia(
@@ -41,8 +40,9 @@ def describe(message: Message) -> IncomingMedia | None:
             source="photo",
             file_id=largest.file_id,
             file_unique_id=largest.file_unique_id,
+            message_id=message.message_id,
+            media_group_id=message.media_group_id,
             size=largest.file_size,
-            **common,  # type: ignore[arg-type]
         )
     if message.document:
         # Whether it really is an image is decided by reading it, not by its name or type.
@@ -52,9 +52,10 @@ def describe(message: Message) -> IncomingMedia | None:
             source="document",
             file_id=doc.file_id,
             file_unique_id=doc.file_unique_id,
+            message_id=message.message_id,
+            media_group_id=message.media_group_id,
             file_name=doc.file_name,
             size=doc.file_size,
-            **common,  # type: ignore[arg-type]
         )
     return None
 

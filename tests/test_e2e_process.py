@@ -100,3 +100,45 @@ async def test_sigkill_after_completion_before_delivery(
     await asyncio.sleep(1.0)
     assert _videos(telegram) == 1
     assert len(evolink.submissions) == 1
+
+
+async def test_secrets_never_appear_in_logs_requests_or_the_database(
+    telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path
+) -> None:
+    bot = BotProcess(
+        telegram,
+        evolink,
+        tmp_path / "data",
+        LOG_LEVEL="DEBUG",
+        MEDIA_HOSTING="local",
+        EVOLINK_CALLBACKS="on",
+    )
+    try:
+        await bot.start()
+        telegram.send_photo(CHAT, CHAT, image_bytes(800, 800), caption="a quiet harbour")
+        telegram.send_document(CHAT, CHAT, b"not an image", file_name="x.txt")
+        await telegram.wait_for(lambda c: c.method == "sendMessage" and "image 1" in c.text)
+        telegram.send_text(CHAT, CHAT, "/generate")
+        submission = await evolink.wait_for_submission(timeout=20)
+        await evolink.complete(submission.task_id)
+        await telegram.wait_for(lambda c: c.method == "sendVideo" and c.ok, timeout=20)
+        assert await bot.terminate() == 0
+    finally:
+        await bot.kill()
+    token, key = telegram.token, evolink.api_key
+    log = bot.log
+    assert "DEBUG" in log  # the most talkative level was on
+    assert token not in log
+    assert token.split(":")[1] not in log
+    assert key not in log
+    for call in telegram.calls:
+        assert key not in repr(call.params)
+        assert token not in repr(call.params)
+    for sent in evolink.submissions:
+        assert token not in repr(sent.body)
+        assert all(
+            "api.telegram.org" not in u and "/file/bot" not in u for u in sent.body["image_urls"]
+        )
+    database = (tmp_path / "data" / "bot.sqlite3").read_bytes()
+    assert token.encode() not in database
+    assert key.encode() not in database
