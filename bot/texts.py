@@ -83,6 +83,7 @@ EN: Final[dict[str, str]] = {
     "change_upscaled": "scaled up from {from} to {to}",
     "change_padded": "padded from {from} to {to} to fit the allowed shape",
     "change_rotated": "turned upright",
+    "change_compressed": "compressed (quality {quality}) to fit 30 MB",
     "change_metadata_removed": "location and camera data removed",
     "changed": "{item}: {changes}.",
     "submitting": "⏳ Submitting your video request…",
