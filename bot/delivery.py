@@ -156,7 +156,14 @@ class Deliverer:
         prepared: Path | None = None
         try:
             await self._download(url, download)
-            prepared = video = await asyncio.to_thread(ensure_audio_track, download, self._tmp_dir)
+            try:
+                prepared = video = await asyncio.to_thread(
+                    ensure_audio_track, download, self._tmp_dir
+                )
+            except MediaRejected as exc:
+                # Better a video Telegram shows as a GIF than none at all.
+                log.warning("task %s: could not add a sound track (%s)", task.id, exc)
+                video = download
             size = video.stat().st_size
             if size > limits.TELEGRAM_UPLOAD_MAX_BYTES:
                 raise _TooBig(size)
@@ -176,7 +183,7 @@ class Deliverer:
                 except NetworkError as exc:
                     return await self._uncertain(task, url, exc)
             return await self._delivered(task, message)
-        except (TelegramError, httpx.HTTPError, MediaRejected, OSError) as exc:
+        except (TelegramError, httpx.HTTPError, OSError) as exc:
             log.warning("task %s: upload failed: %s", task.id, exc)
             message_id = await self._messenger.send(
                 task.key,
