@@ -8,25 +8,32 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from telegram import BotCommand
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackContext, ExtBot
 from telegram.ext import ContextTypes as _ContextTypes
 
 from bot import limits
+from bot.access import AccessPolicy
 from bot.background import Background
 from bot.delivery import Deliverer
 from bot.drafts import DraftService
-from bot.evolink import EvolinkClient
+from bot.evolink import EvolinkClient, EvolinkError
+from bot.history import HistoryService
 from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
+from bot.media.jobs import MediaJobs
 from bot.messenger import Messenger
 from bot.references import ReferenceProcessor
 from bot.settings import MediaHosting, Settings
+from bot.settings_menu import SettingsMenu
 from bot.signing import UrlSigner, load_or_create_key
 from bot.submit import Submitter
 from bot.telegram_files import TelegramFiles
+from bot.texts import LANGUAGES, t
 from bot.tracker import TaskTracker
 from storage import Database, Store
 from storage.db import Clock
+from storage.models import Options
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +51,45 @@ class Services:
     background: Background
     drafts: DraftService
     submitter: Submitter
+    access: AccessPolicy
+    history: HistoryService
+    settings_menu: SettingsMenu
     tracker: TaskTracker
+    host: MediaHost | None = None
 
     async def start(self) -> None:
         """Open the database and pick up whatever a previous run left unfinished."""
         for directory in (self.settings.media_dir, self.settings.tmp_dir):
             directory.mkdir(parents=True, exist_ok=True)
         await self.store.open()
+        prepare = getattr(self.host, "prepare", None)  # e.g. S3: the expiry rule of the bucket
+        if prepare is not None:
+            await prepare()
         await self.drafts.resume()
         await self.submitter.resume()
         await self.tracker.resume()
         self.tracker.start()
+
+    async def balance_text(self, lang: str) -> str:
+        """The account's credits, in words."""
+        try:
+            credits = await self.evolink.credits()
+        except EvolinkError as exc:
+            log.warning("credits query failed: %s", exc)
+            return t(lang, "balance_failed")
+        side = (
+            credits.data.token
+            if credits.data.token.remaining_credits is not None
+            else credits.data.user
+        )
+        if side.remaining_credits is None:
+            return t(lang, "balance_unknown")
+        used = (
+            t(lang, "balance_used", used=f"{side.used_credits:g}")
+            if side.used_credits is not None
+            else ""
+        )
+        return t(lang, "balance", remaining=f"{side.remaining_credits:g}", used=used)
 
     async def close(self) -> None:
         """Stop background work and release connections; in-flight tasks resume on restart."""
@@ -75,12 +110,7 @@ CONTEXT_TYPES = _ContextTypes(bot_data=BotData)
 
 BotApplication = Application[ExtBot[Any], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
 
-COMMANDS = [
-    BotCommand("generate", "Make the video from your draft"),
-    BotCommand("status", "Your videos in progress"),
-    BotCommand("cancel", "Discard the current draft"),
-    BotCommand("help", "How to use this bot"),
-]
+COMMAND_NAMES = ("generate", "settings", "status", "history", "balance", "cancel", "help")
 
 
 def build_services(settings: Settings, application: BotApplication, *, clock: Clock) -> Services:
@@ -109,6 +139,8 @@ def build_services(settings: Settings, application: BotApplication, *, clock: Cl
             clock=clock,
         )
         host = local_host
+    elif settings.media_hosting is MediaHosting.S3:
+        host = _s3_host(settings, clock=clock)
     else:
         host = EvolinkFilesHost(evolink, clock=clock)
     bot = application.bot
@@ -124,6 +156,7 @@ def build_services(settings: Settings, application: BotApplication, *, clock: Cl
         drafts=store.drafts,
         files=files,
         host=host,
+        jobs=MediaJobs(timeout_seconds=settings.media_timeout_seconds),
         media_dir=settings.media_dir,
         tmp_dir=settings.tmp_dir,
         clock=clock,
@@ -157,6 +190,7 @@ def build_services(settings: Settings, application: BotApplication, *, clock: Cl
             else None
         )
 
+    access = AccessPolicy(settings, store, clock=clock)
     submitter = Submitter(
         store=store,
         drafts=drafts,
@@ -164,6 +198,7 @@ def build_services(settings: Settings, application: BotApplication, *, clock: Cl
         client=evolink,
         messenger=messenger,
         background=background,
+        access=access,
         callback_url=callback_url,
         on_submitted=tracker.wake,
         clock=clock,
@@ -178,14 +213,42 @@ def build_services(settings: Settings, application: BotApplication, *, clock: Cl
         background=background,
         drafts=drafts,
         submitter=submitter,
+        access=access,
+        history=HistoryService(store=store, bot=bot),
+        settings_menu=SettingsMenu(store=store, defaults=Options()),
         tracker=tracker,
+        host=host,
+    )
+
+
+def _s3_host(settings: Settings, *, clock: Clock) -> MediaHost:
+    from bot.hosting_s3 import S3Host  # boto3 is loaded only when it is used
+
+    def secret(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    return S3Host(
+        bucket=settings.s3_bucket,
+        region=settings.s3_region,
+        endpoint_url=settings.s3_endpoint_url or None,
+        access_key_id=secret(settings.s3_access_key_id),
+        secret_access_key=secret(settings.s3_secret_access_key),
+        key_prefix=settings.s3_key_prefix,
+        url_ttl_seconds=settings.s3_url_ttl_seconds,
+        expire_days=settings.s3_expire_days,
+        clock=clock,
     )
 
 
 async def post_init(application: BotApplication) -> None:
     """Open resources and resume unfinished work before the first update is handled."""
     await application.bot_data.services.start()
-    await application.bot.set_my_commands(COMMANDS)
+    for lang in LANGUAGES:
+        commands = [BotCommand(name, t(lang, f"command_{name}")) for name in COMMAND_NAMES]
+        # English is also the menu for every language the bot does not speak.
+        await application.bot.set_my_commands(
+            commands, language_code=None if lang == "en" else lang
+        )
 
 
 async def post_shutdown(application: BotApplication) -> None:

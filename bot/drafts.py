@@ -3,34 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
+import time
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
-from bot import limits
+from telegram import InlineKeyboardMarkup
+
+from bot import ideas, limits, options
 from bot.background import Background
 from bot.messenger import Messenger
 from bot.references import ReferenceProcessor
 from bot.texts import t
 from storage import Store
-from storage.models import ChatKey, Draft, Options, Reference, RefStatus
+from storage.db import Clock
+from storage.models import ChatKey, Draft, DraftState, Options, Reference, RefStatus, SeenMedia
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class IncomingMedia:
-    """A file from a user's message, described without Telegram's objects."""
+IncomingMedia = SeenMedia
 
-    kind: str  # image, or what it is when the bot can't use it yet (video, voice, ...)
-    source: str  # photo | document | ...
-    file_id: str
-    file_unique_id: str
-    message_id: int
-    media_group_id: str | None = None
-    file_name: str | None = None
-    size: int | None = None
+# How long after its first item an album of a one-shot request may still grow.
+ONESHOT_ALBUM_SECONDS = 60.0
 
 
 class DraftService:
@@ -45,6 +41,7 @@ class DraftService:
         background: Background,
         quiet_seconds: float,
         default_options: Options | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         self._store = store
         self._processor = processor
@@ -52,38 +49,44 @@ class DraftService:
         self._background = background
         self._quiet = quiet_seconds
         self._defaults = default_options or Options()
+        self._clock = clock
         self._jobs: dict[int, set[asyncio.Task[Any]]] = defaultdict(set)
+        self._last_arrival: dict[int, float] = {}
         self._summary_timers: dict[int, asyncio.Task[Any]] = {}
+        self._menus: dict[int, str] = {}  # draft id -> submenu open on its summary
+        # Albums whose first item carried "/generate": their other items join that draft.
+        self._oneshot_albums: dict[tuple[int, str], tuple[ChatKey, float]] = {}
         # One summary refresh at a time per draft, so two refreshes never both send a message.
         self._summary_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
+    async def defaults_for(self, key: ChatKey) -> Options:
+        """What a new draft starts from: the group's defaults, else the user's, else the bot's."""
+        prefs = self._store.preferences
+        if key.chat_id != key.user_id:
+            group = await prefs.chat_options(key.chat_id)
+            if group is not None:
+                return group
+        return await prefs.user_options(key.user_id) or self._defaults
+
+    async def open_or_create(self, key: ChatKey, language: str) -> Draft:
+        """The user's open draft here, created from their defaults if needed."""
+        draft = await self._store.drafts.open_draft(key)
+        if draft is not None:
+            return draft
+        options = await self.defaults_for(key)
+        return await self._store.drafts.get_or_create(key, language=language, options=options)
+
     async def add_media(
-        self, key: ChatKey, language: str, media: IncomingMedia, caption: str | None
-    ) -> None:
+        self, key: ChatKey, language: str, media: SeenMedia, caption: str | None
+    ) -> Draft | None:
         """Add a file to the user's draft (creating it) and start checking it."""
-        draft = await self._store.drafts.get_or_create(
-            key, language=language, options=self._defaults
-        )
+        draft = await self.open_or_create(key, language)
         if (
             caption
             and caption.strip()
             and not await self.set_prompt(key, language, caption, announce=False)
         ):
-            return
-        images = [
-            r
-            for r in await self._store.drafts.references(draft.id)
-            if r.kind == "image" and r.status is not RefStatus.REJECTED
-        ]
-        if len(images) >= limits.MAX_IMAGES:
-            reason = t(language, "reason_too_many", limit=limits.MAX_IMAGES)
-            item = t(language, "item_image", n=len(images) + 1)
-            await self._messenger.send(
-                key,
-                t(language, "rejected", item=item.capitalize(), reason=reason),
-                reply_to=media.message_id,
-            )
-            return
+            return None
         ref = await self._store.drafts.add_reference(
             draft.id,
             kind=media.kind,
@@ -95,7 +98,9 @@ class DraftService:
             file_name=media.file_name,
             size=media.size,
         )
+        self._last_arrival[draft.id] = self._clock()
         self.start_processing(key, language, ref)
+        return draft
 
     def start_processing(self, key: ChatKey, language: str, ref: Reference) -> None:
         """Check the reference in the background; `wait_ready` waits for it."""
@@ -108,6 +113,31 @@ class DraftService:
         """Wait until every file of the draft has been checked."""
         while self._jobs.get(draft_id):
             await asyncio.gather(*self._jobs[draft_id], return_exceptions=True)
+
+    async def wait_quiet(self, draft_id: int) -> None:
+        """Wait until no file has arrived for a moment: the rest of an album is in."""
+        # Each new arrival pushes the end of the quiet period further: re-check after sleeping.
+        while (left := self._quiet_left(draft_id)) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(left)
+
+    def _quiet_left(self, draft_id: int) -> float:
+        return self._last_arrival.get(draft_id, 0.0) + self._quiet - self._clock()
+
+    def expect_album(self, key: ChatKey, media: SeenMedia) -> None:
+        """The rest of this item's album belongs to the same one-shot request."""
+        now = self._clock()
+        self._oneshot_albums = {
+            k: v for k, v in self._oneshot_albums.items() if now - v[1] < ONESHOT_ALBUM_SECONDS
+        }
+        if media.media_group_id:
+            self._oneshot_albums[(key.chat_id, media.media_group_id)] = (key, now)
+
+    def joins_oneshot_album(self, key: ChatKey, media: SeenMedia) -> bool:
+        """Whether a group media item belongs to a one-shot album this user started."""
+        if not media.media_group_id:
+            return False
+        found = self._oneshot_albums.get((key.chat_id, media.media_group_id))
+        return found is not None and found[0] == key
 
     def pending(self, draft_id: int) -> int:
         """How many files of the draft are still being checked."""
@@ -124,9 +154,7 @@ class DraftService:
                 t(language, "prompt_too_long", length=len(prompt), limit=limits.PROMPT_MAX_CHARS),
             )
             return False
-        draft = await self._store.drafts.get_or_create(
-            key, language=language, options=self._defaults
-        )
+        draft = await self.open_or_create(key, language)
         await self._store.drafts.set_prompt(draft.id, prompt)
         if announce:
             # A new summary under the user's text, so the answer is where they are looking.
@@ -141,7 +169,42 @@ class DraftService:
             await self._messenger.send(key, t(language, "nothing_to_cancel"))
             return
         count = len(await self._store.drafts.references(draft.id))
-        await self._messenger.send(key, t(language, "draft_cancelled", count=count))
+        text = t(language, "draft_cancelled", count=count)
+        if draft.summary_message_id is not None:
+            await self._messenger.edit(key.chat_id, draft.summary_message_id, text)
+        else:
+            await self._messenger.send(key, text)
+
+    async def change_option(self, draft: Draft, action: str) -> bool:
+        """Apply one option button to the draft and show it; False when the action is unknown."""
+        changed = options.apply(draft.options, action)
+        if changed is None:
+            return False
+        await self._store.drafts.set_options(draft.id, changed)
+        await self.show_menu(draft, None)
+        return True
+
+    async def show_menu(self, draft: Draft, menu: str | None) -> None:
+        """Show the summary with a submenu (duration, aspect ratio, prompt ideas) or the main one.
+
+        The open menu is remembered, so a file finishing meanwhile does not close it.
+        """
+        if menu is None:
+            self._menus.pop(draft.id, None)
+        else:
+            self._menus[draft.id] = menu
+        await self.refresh_summary(draft.id)
+
+    async def send_idea(self, draft: Draft, scenario: str) -> None:
+        """Send a prompt skeleton naming the draft's references, ready to copy."""
+        counts = kind_counts(await self._store.drafts.references(draft.id))
+        if scenario not in ideas.available(counts):
+            scenario = "new"
+        skeleton = ideas.skeleton(draft.language, scenario, counts)
+        await self._messenger.send(
+            draft.key, t(draft.language, "idea_sent", skeleton=html.escape(skeleton)), html=True
+        )
+        await self.show_menu(draft, None)
 
     def schedule_summary(self, draft_id: int) -> None:
         """Refresh the summary once the user has stopped sending for a moment (albums)."""
@@ -152,19 +215,40 @@ class DraftService:
             self._refresh_later(draft_id), name=f"summary-{draft_id}"
         )
 
+    async def summary_text(self, draft: Draft) -> str:
+        """The draft as a message, with the cost as far as it can be known beforehand."""
+        refs = await self._store.drafts.references(draft.id)
+        rate = await self._store.tasks.credit_rate(
+            draft.options.quality, draft.options.content_filter
+        )
+        return render_summary(draft, refs, self.pending(draft.id), credit_rate=rate)
+
     async def refresh_summary(self, draft_id: int) -> None:
         """Show the draft in its summary message (edited in place, or sent anew)."""
         async with self._summary_locks[draft_id]:
             draft = await self._store.drafts.get(draft_id)
-            if draft is None or draft.state != "open":
+            if draft is None or draft.state is not DraftState.OPEN:
                 return
-            refs = await self._store.drafts.references(draft_id)
-            text = render_summary(draft, refs, self.pending(draft_id))
+            markup = await self._keyboard(draft)
             message_id = await self._messenger.send_or_edit(
-                draft.key, draft.summary_message_id, text
+                draft.key, draft.summary_message_id, await self.summary_text(draft), markup=markup
             )
             if message_id != draft.summary_message_id:
                 await self._store.drafts.set_summary_message(draft_id, message_id)
+
+    async def _keyboard(self, draft: Draft) -> InlineKeyboardMarkup:
+        prefix = f"d:{draft.id}"
+        menu = self._menus.get(draft.id)
+        counts = kind_counts(await self._store.drafts.references(draft.id))
+        if menu == "ideas" and ideas.available(counts):
+            return ideas.keyboard(draft.language, prefix, counts)
+        if menu is not None and (
+            found := options.submenu(draft.language, prefix, draft.options, menu)
+        ):
+            return found
+        return options.main_keyboard(
+            draft.language, prefix, draft.options, draft=True, ideas=bool(ideas.available(counts))
+        )
 
     async def resume(self) -> None:
         """After a restart, check again the files that were still pending."""
@@ -180,35 +264,47 @@ class DraftService:
     async def _process(self, key: ChatKey, language: str, ref: Reference) -> None:
         result = await self._processor.prepare(ref)
         if result.status is RefStatus.REJECTED:
+            siblings = await self._store.drafts.references(ref.draft_id)
             await self._messenger.send(
-                key, rejection_text(language, result, ordinal=None), reply_to=result.message_id
+                key, rejection_text(language, result, siblings), reply_to=result.message_id
             )
         self.schedule_summary(ref.draft_id)
 
 
-def numbered(refs: list[Reference]) -> list[tuple[str, Reference]]:
-    """The usable references with the names the API will see them by ("image 1", ...)."""
-    counters: dict[str, int] = defaultdict(int)
-    named = []
+def kind_counts(refs: list[Reference]) -> dict[str, int]:
+    """How many ready references of each kind."""
+    counts: dict[str, int] = defaultdict(int)
     for ref in refs:
-        if ref.status is RefStatus.REJECTED:
-            continue
-        counters[ref.kind] += 1
-        named.append((f"{ref.kind} {counters[ref.kind]}", ref))
+        if ref.status is RefStatus.READY:
+            counts[ref.kind] += 1
+    return dict(counts)
+
+
+KIND_ORDER = ("image", "video", "audio")
+
+
+def numbered(lang: str, refs: list[Reference]) -> list[tuple[str, Reference]]:
+    """Ready references named as the API will see them: image 1…, video 1…, audio 1…."""
+    named: list[tuple[str, Reference]] = []
+    for kind in KIND_ORDER:
+        of_kind = [r for r in refs if r.kind == kind and r.status is RefStatus.READY]
+        named.extend((t(lang, f"ref_{kind}", n=n), ref) for n, ref in enumerate(of_kind, start=1))
     return named
 
 
-def render_summary(draft: Draft, refs: list[Reference], pending: int) -> str:
-    """The draft as a short message: numbered references, fixes, prompt, options, next step."""
+def render_summary(
+    draft: Draft, refs: list[Reference], pending: int, *, credit_rate: float | None = None
+) -> str:
+    """The draft as a short message: numbered references, fixes, prompt, options, cost."""
     lang = draft.language
     lines = [t(lang, "draft_title")]
-    ready = [(name, ref) for name, ref in numbered(refs) if ref.status is RefStatus.READY]
+    ready = numbered(lang, refs)
     if ready:
         lines.append(t(lang, "draft_refs", refs=", ".join(name for name, _ in ready)))
         for name, ref in ready:
             if ref.changes:
                 changes = "; ".join(change_text(lang, c) for c in ref.changes)
-                lines.append(t(lang, "changed", item=name.capitalize(), changes=changes))
+                lines.append(t(lang, "changed", item=name[0].upper() + name[1:], changes=changes))
     else:
         lines.append(t(lang, "draft_no_refs"))
     if pending:
@@ -218,30 +314,43 @@ def render_summary(draft: Draft, refs: list[Reference], pending: int) -> str:
         if draft.prompt
         else t(lang, "draft_no_prompt")
     )
-    o = draft.options
-    lines.append(
-        t(
-            lang,
-            "draft_options",
-            duration=o.duration,
-            quality=o.quality,
-            aspect=o.aspect_ratio,
-            sound=t(lang, "on" if o.generate_audio else "off"),
-        )
-    )
-    lines.append(t(lang, "draft_next"))
+    lines.append(options.describe(lang, draft.options))
+    if credit_rate is not None:
+        estimate = f"{credit_rate * draft.options.duration:.1f}".rstrip("0").rstrip(".")
+        lines.append(t(lang, "cost_estimate", credits=estimate))
+    else:
+        lines.append(t(lang, "cost_unknown"))
+    if any(ref.kind == "video" for _, ref in ready):
+        lines.append(t(lang, "cost_video_note"))
     return "\n".join(lines)
 
 
-def rejection_text(lang: str, ref: Reference, *, ordinal: int | None) -> str:
-    """One message naming the bad file, the limit it broke and what to do."""
+def item_name(lang: str, ref: Reference, draft_refs: list[Reference]) -> str:
+    """How the user knows this file: “the file notes.pdf”, “the 2nd photo”, “the voice note”."""
     if ref.file_name:
-        item = t(lang, "item_file", name=f"“{ref.file_name}”")
-    else:
-        item = (
-            t(lang, "item_image", n=ordinal) if ordinal else t(lang, "item_file", name="you sent")
-        )
+        return t(lang, "item_file", name=f"“{ref.file_name}”")
+    same = [r for r in draft_refs if r.source == ref.source]
+    noun = t(lang, f"source_{ref.source}")
+    if len(same) <= 1:
+        return t(lang, "item_only", noun=noun)
+    position = next((n for n, r in enumerate(same, start=1) if r.id == ref.id), len(same))
+    return t(lang, "item_nth", nth=ordinal(lang, position), noun=noun)
+
+
+def ordinal(lang: str, n: int) -> str:
+    """1st, 2nd, 3rd, 4th… (English); other languages bring their own rule."""
+    if lang != "en":
+        return t(lang, "ordinal", n=n)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def rejection_text(lang: str, ref: Reference, draft_refs: list[Reference]) -> str:
+    """One message naming the bad file, the limit it broke and what to do."""
+    item = item_name(lang, ref, draft_refs)
     params = dict(ref.error_params)
+    if "kind" in params:
+        params["kinds"] = t(lang, f"kinds_{params['kind']}")
     if "size" in params and "size_mb" not in params:
         params["size_mb"] = round(float(params["size"]) / 2**20, 1)
     if "limit" in params and "limit_mb" not in params:

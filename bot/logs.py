@@ -43,6 +43,7 @@ def configure_logging(level: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token.
-    for noisy in ("httpx", "httpcore", "apscheduler"):
+    # httpx logs every request URL at INFO, and Telegram's URLs contain the bot token; botocore
+    # logs signed requests at DEBUG.
+    for noisy in ("httpx", "httpcore", "apscheduler", "botocore", "boto3", "s3transfer", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, ReplyParameters
+from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from storage.models import ChatKey
@@ -18,7 +19,15 @@ class Messenger:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def send(self, key: ChatKey, text: str, *, reply_to: int | None = None) -> int | None:
+    async def send(
+        self,
+        key: ChatKey,
+        text: str,
+        *,
+        reply_to: int | None = None,
+        markup: InlineKeyboardMarkup | None = None,
+        html: bool = False,
+    ) -> int | None:
         """Send `text`, as a reply when the message still exists; returns the new message id."""
         try:
             message = await self.bot.send_message(
@@ -26,6 +35,8 @@ class Messenger:
                 text=text,
                 message_thread_id=key.topic_id or None,
                 reply_parameters=_reply(reply_to),
+                reply_markup=markup,
+                parse_mode=ParseMode.HTML if html else None,
                 disable_web_page_preview=True,
             )
         except Forbidden:
@@ -36,11 +47,24 @@ class Messenger:
             return None
         return message.message_id
 
-    async def edit(self, chat_id: int, message_id: int, text: str) -> bool:
-        """Replace a message's text; an unchanged text counts as success."""
+    async def edit(
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        *,
+        markup: InlineKeyboardMarkup | None = None,
+        html: bool = False,
+    ) -> bool:
+        """Replace a message's text (and keyboard); an unchanged text counts as success."""
         try:
             await self.bot.edit_message_text(
-                chat_id=chat_id, message_id=message_id, text=text, disable_web_page_preview=True
+                chat_id=chat_id,
+                message_id=message_id,
+                text=text,
+                reply_markup=markup,
+                parse_mode=ParseMode.HTML if html else None,
+                disable_web_page_preview=True,
             )
         except BadRequest as exc:
             if "not modified" in exc.message.lower():
@@ -53,12 +77,18 @@ class Messenger:
         return True
 
     async def send_or_edit(
-        self, key: ChatKey, message_id: int | None, text: str, *, reply_to: int | None = None
+        self,
+        key: ChatKey,
+        message_id: int | None,
+        text: str,
+        *,
+        reply_to: int | None = None,
+        markup: InlineKeyboardMarkup | None = None,
     ) -> int | None:
         """Edit the message when there is one that still exists, else send a new one."""
-        if message_id is not None and await self.edit(key.chat_id, message_id, text):
+        if message_id is not None and await self.edit(key.chat_id, message_id, text, markup=markup):
             return message_id
-        return await self.send(key, text, reply_to=reply_to)
+        return await self.send(key, text, reply_to=reply_to, markup=markup)
 
 
 def _reply(message_id: int | None) -> ReplyParameters | None:

@@ -6,21 +6,27 @@ import asyncio
 import logging
 import secrets
 import time
-from dataclasses import asdict
+from collections import defaultdict
 from pathlib import Path
 
+from bot import limits
 from bot.evolink import EvolinkError
 from bot.hosting import MediaHost
-from bot.media.images import MediaRejected, normalise_image
+from bot.media.images import MediaRejected
+from bot.media.jobs import MediaJobs
 from bot.telegram_files import DownloadError, TelegramFiles
 from storage.db import Clock
 from storage.drafts import DraftStore
-from storage.models import Reference
+from storage.models import Reference, RefStatus
 
 log = logging.getLogger(__name__)
 
 # A hosted URL must stay valid at least this long after the submit, so the upstream can fetch it.
 HOSTING_MARGIN_SECONDS = 3600
+
+MAX_COUNT = {"image": limits.MAX_IMAGES, "video": limits.MAX_VIDEOS, "audio": limits.MAX_AUDIOS}
+SECONDS_BUDGET = {"video": limits.VIDEO_TOTAL_SECONDS, "audio": limits.AUDIO_TOTAL_SECONDS}
+MIN_SECONDS = {"video": limits.VIDEO_MIN_SECONDS, "audio": limits.AUDIO_MIN_SECONDS}
 
 
 class ReferenceProcessor:
@@ -32,60 +38,100 @@ class ReferenceProcessor:
         drafts: DraftStore,
         files: TelegramFiles,
         host: MediaHost,
+        jobs: MediaJobs,
         media_dir: Path,
         tmp_dir: Path,
-        timeout_seconds: float = 120.0,
         clock: Clock = time.time,
     ) -> None:
         self._drafts = drafts
         self._files = files
         self._host = host
+        self._jobs = jobs
         self._media_dir = media_dir
         self._tmp_dir = tmp_dir
-        self._timeout = timeout_seconds
         self._clock = clock
+        # One file at a time per draft, in arrival order: counts and the 15 s budgets are then
+        # decided in the order the user sent the files.
+        self._draft_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def prepare(self, ref: Reference) -> Reference:
-        """Download, normalise and host `ref`; returns it as it now stands (ready or rejected)."""
+        """Download, check, normalise and host `ref`; returns it as it now stands."""
+        async with self._draft_locks[ref.draft_id]:
+            ready = await self._check(ref)
+        if ready is None:
+            return await self._reference(ref.id)
+        try:
+            return await self.ensure_hosted(ready)
+        except EvolinkError as exc:
+            # Not fatal here: the submit hosts it again and reports a lasting failure.
+            log.warning("reference %s: hosting failed: %s", ref.id, exc)
+            return ready
+
+    async def _check(self, ref: Reference) -> Reference | None:
         if self._files.too_big(ref.size):
             await self._drafts.mark_rejected(ref.id, "too_big_for_telegram", {"size": ref.size})
-            return await self._reference(ref.id)
+            return None
         self._tmp_dir.mkdir(parents=True, exist_ok=True)
         download = self._tmp_dir / f"ref{ref.id}-{secrets.token_hex(6)}.part"
         try:
             await self._files.download(ref.telegram_file_id, download)
+            kind = ref.kind if ref.kind != "auto" else await self._identify(download)
+            max_seconds = await self._admit(ref, kind)
             dest_dir = self._media_dir / f"d{ref.draft_id}"
             dest_dir.mkdir(parents=True, exist_ok=True)
-            stem = f"r{ref.id}-{secrets.token_urlsafe(12)}"
-            # Decoding runs in a worker thread: other chats stay responsive meanwhile.
-            result = await asyncio.wait_for(
-                asyncio.to_thread(normalise_image, download, dest_dir, stem=stem), self._timeout
+            result = await self._jobs.normalise(
+                kind,
+                download,
+                dest_dir,
+                stem=f"r{ref.id}-{secrets.token_urlsafe(12)}",
+                max_seconds=max_seconds,
             )
         except DownloadError as exc:
             await self._drafts.mark_rejected(ref.id, exc.code, dict(exc.params))
+            return None
         except MediaRejected as exc:
             await self._drafts.mark_rejected(ref.id, exc.code, dict(exc.params))
+            return None
         except TimeoutError:
             await self._drafts.mark_rejected(ref.id, "timeout", {})
-        else:
-            await self._drafts.mark_ready(
-                ref.id,
-                local_path=str(result.path),
-                mime_type=result.mime_type,
-                width=result.width,
-                height=result.height,
-                duration=None,
-                size=result.size,
-                changes=[asdict(change) for change in result.changes],
-            )
-            try:
-                return await self.ensure_hosted(await self._reference(ref.id))
-            except EvolinkError as exc:
-                # Not fatal here: the submit hosts it again and reports a lasting failure.
-                log.warning("reference %s: hosting failed: %s", ref.id, exc)
+            return None
         finally:
             download.unlink(missing_ok=True)
+        await self._drafts.mark_ready(
+            ref.id,
+            kind=kind,
+            local_path=str(result.path),
+            mime_type=result.mime_type,
+            width=result.width,
+            height=result.height,
+            duration=result.duration,
+            size=result.size,
+            changes=result.changes,
+        )
         return await self._reference(ref.id)
+
+    async def _identify(self, path: Path) -> str:
+        """What a document holds, read from its content."""
+        try:
+            return (await self._jobs.probe(path)).kind
+        except MediaRejected:
+            raise MediaRejected("not_media") from None
+
+    async def _admit(self, ref: Reference, kind: str) -> float:
+        """Check the draft has room for one more `kind`; returns the seconds left for it."""
+        others = [
+            r
+            for r in await self._drafts.references(ref.draft_id)
+            if r.id != ref.id and r.status is RefStatus.READY and r.kind == kind
+        ]
+        if len(others) >= MAX_COUNT[kind]:
+            raise MediaRejected("too_many", kind=kind, limit=MAX_COUNT[kind])
+        if kind not in SECONDS_BUDGET:
+            return 0.0
+        left = SECONDS_BUDGET[kind] - sum(r.duration or 0.0 for r in others)
+        if left < MIN_SECONDS[kind]:
+            raise MediaRejected("no_budget", kind=kind, total=SECONDS_BUDGET[kind])
+        return left
 
     async def ensure_hosted(self, ref: Reference) -> Reference:
         """Host `ref` unless it already has a URL valid for long enough."""

@@ -1,4 +1,5 @@
-"""Running the bot: Telegram long polling and the web server, in one process and one event loop."""
+"""Running the bot: Telegram updates (long polling or webhook) and the web server, in one process
+and one event loop."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from collections.abc import Iterator
 
 import uvicorn
 from telegram import Update
+from telegram.error import NetworkError
 
 from bot.app import BotApplication, build_application
 from bot.settings import Settings
+from bot.telegram_webhook import enqueue_into, webhook_route
 from bot.web import create_web_app
 
 log = logging.getLogger(__name__)
@@ -37,10 +40,18 @@ async def serve(
     """Run until `stop` is set (or SIGINT/SIGTERM when `handle_signals`), then shut down cleanly."""
     application = build_application(settings)
     services = application.bot_data.services
+    webhook = settings.webhook_enabled
     web_app = create_web_app(
         store=services.store,
         local_host=services.local_host,
         on_callback=services.tracker.hint,
+        telegram_webhook=webhook_route(
+            settings.webhook_path,
+            secret=settings.webhook_secret,
+            on_update=enqueue_into(application),
+        )
+        if webhook
+        else None,
     )
     config = uvicorn.Config(
         web_app,
@@ -58,13 +69,20 @@ async def serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
 
-    await _start_bot(application)
+    await _start_bot(application, polling=not webhook)
     web_task = asyncio.create_task(server.serve(sockets=sockets), name="web-server")
-    log.info(
-        "bot running: long polling, web server on %s:%s", settings.http_host, settings.http_port
-    )
     stop_task = asyncio.create_task(stop.wait())
     try:
+        if webhook:
+            # Telegram may POST as soon as the webhook is set: serve first, then set it.
+            await _until_serving(server, web_task)
+            await _set_webhook(application, settings)
+        log.info(
+            "bot running: %s, web server on %s:%s",
+            f"webhook at {settings.telegram_webhook_url}" if webhook else "long polling",
+            settings.http_host,
+            settings.http_port,
+        )
         await asyncio.wait({web_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         server.should_exit = True
@@ -75,13 +93,42 @@ async def serve(
         log.info("bot stopped")
 
 
-async def _start_bot(application: BotApplication) -> None:
+async def _start_bot(application: BotApplication, *, polling: bool) -> None:
     await application.initialize()
     if application.post_init is not None:
         await application.post_init(application)
     assert application.updater is not None
-    await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=30)
+    if polling:
+        # start_polling calls deleteWebhook first, so a bot that ran by webhook switches back.
+        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=30)
     await application.start()
+
+
+async def _until_serving(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    """Wait until uvicorn accepts connections (or fail if it stopped)."""
+    while not server.started:
+        if task.done():
+            await task
+            raise RuntimeError("the web server stopped during start-up")
+        await asyncio.sleep(0.01)
+
+
+async def _set_webhook(application: BotApplication, settings: Settings) -> None:
+    """Point Telegram at our webhook; updates pending from polling days are kept."""
+    for attempt in range(5):
+        try:
+            await application.bot.set_webhook(
+                settings.telegram_webhook_url,
+                secret_token=settings.webhook_secret,
+                allowed_updates=Update.ALL_TYPES,
+                drop_pending_updates=False,
+            )
+            return
+        except NetworkError as exc:  # no answer (a refusal is fatal: wrong URL, not HTTPS...)
+            if attempt == 4:
+                raise
+            log.warning("setWebhook failed (%s); trying again", exc)
+            await asyncio.sleep(2**attempt)
 
 
 async def _stop_bot(application: BotApplication) -> None:

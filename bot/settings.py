@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
+import re
 from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class MediaHosting(enum.StrEnum):
@@ -14,6 +19,7 @@ class MediaHosting(enum.StrEnum):
 
     EVOLINK = "evolink"
     LOCAL = "local"
+    S3 = "s3"
 
 
 class CallbackMode(enum.StrEnum):
@@ -24,15 +30,28 @@ class CallbackMode(enum.StrEnum):
     OFF = "off"
 
 
+_WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# Routes of the bot's own web server that a webhook path must not shadow.
+_RESERVED_PREFIXES = ("/media/", "/callbacks/")
+# SigV4 presigned URLs are valid for at most 7 days.
+S3_MAX_URL_TTL_SECONDS = 7 * 24 * 3600
+
+
 class Settings(BaseSettings):
     """Every setting of the bot; the names are the environment variables, upper-cased."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # env_ignore_empty: `NAME=` (as in .env.example, or compose's env_file) means the default.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     telegram_bot_token: SecretStr
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_file_base_url: str = "https://api.telegram.org/file/bot"
     telegram_local_mode: bool = False
+    # Webhook mode (empty URL: long polling). The secret defaults to one derived from the token.
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: SecretStr | None = None
 
     evolink_api_key: SecretStr
     evolink_base_url: AnyHttpUrl = AnyHttpUrl("https://api.evolink.ai")
@@ -44,6 +63,16 @@ class Settings(BaseSettings):
     media_url_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     media_signing_key: SecretStr | None = None
 
+    # MEDIA_HOSTING=s3: any S3-compatible store, presigned GET URLs.
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_url_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=S3_MAX_URL_TTL_SECONDS)
+    s3_key_prefix: str = "seedance-bot/"
+    s3_expire_days: int = Field(default=3, ge=1, le=3650)
+
     http_host: str = "0.0.0.0"  # noqa: S104 - the web server must be reachable from outside the container
     http_port: int = Field(default=8080, ge=0, le=65535)
 
@@ -52,9 +81,26 @@ class Settings(BaseSettings):
     task_deadline_seconds: float = Field(default=2 * 3600, gt=0)
     http_timeout_seconds: float = Field(default=60.0, gt=0)
     album_quiet_seconds: float = Field(default=1.5, ge=0)
+    media_timeout_seconds: float = Field(default=180.0, gt=0)
+
+    allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    daily_generations_per_user: int = Field(default=20, ge=0)
+    max_running_tasks_per_user: int = Field(default=2, ge=0)
 
     data_dir: Path = Path("./data")
     log_level: str = "INFO"
+
+    @field_validator("allowed_user_ids", "allowed_chat_ids", "admin_user_ids", mode="before")
+    @classmethod
+    def _id_list(cls, value: object) -> object:
+        # "123, -100456" in the environment; empty means nobody listed.
+        if isinstance(value, str):
+            return frozenset(
+                int(part) for part in value.replace(";", ",").split(",") if part.strip()
+            )
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -79,6 +125,91 @@ class Settings(BaseSettings):
         if not key:
             raise ValueError("must not be empty")
         return SecretStr(key)
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _webhook_url_shape(cls, value: str) -> str:
+        url = value.strip()
+        if not url:
+            return ""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as https://bot.example.com/telegram")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment")
+        path = parts.path or "/"
+        if path.rstrip("/") in ("/healthz", "/media", "/callbacks") or path.startswith(
+            _RESERVED_PREFIXES
+        ):
+            raise ValueError(f"path {path} is taken by the bot's web server; use e.g. /telegram")
+        return url
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        secret = value.get_secret_value().strip()
+        if not _WEBHOOK_SECRET_RE.fullmatch(secret):
+            raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ -")
+        return SecretStr(secret)
+
+    @field_validator("s3_access_key_id", "s3_secret_access_key")
+    @classmethod
+    def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _endpoint_shape(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    "must be an http(s) URL such as https://<account>.r2.cloudflarestorage.com"
+                )
+        return url
+
+    @field_validator("s3_region")
+    @classmethod
+    def _region_default(cls, value: str) -> str:
+        return value.strip() or "us-east-1"
+
+    @field_validator("s3_key_prefix")
+    @classmethod
+    def _prefix_shape(cls, value: str) -> str:
+        prefix = value.strip()
+        # An empty prefix would put the expiry rule on the whole bucket.
+        if not prefix or prefix.startswith("/") or ".." in prefix.split("/"):
+            raise ValueError("must be a non-empty key prefix such as seedance-bot/ (no leading /)")
+        return prefix
+
+    @property
+    def webhook_enabled(self) -> bool:
+        """Whether updates come by webhook (else by long polling)."""
+        return bool(self.telegram_webhook_url)
+
+    @property
+    def webhook_path(self) -> str:
+        """The path of the webhook route on the bot's web server (the URL's path)."""
+        return urlsplit(self.telegram_webhook_url).path or "/"
+
+    @property
+    def webhook_secret(self) -> str:
+        """The secret Telegram sends in X-Telegram-Bot-Api-Secret-Token.
+
+        Unless set, derived from the bot token (HMAC-SHA256), so it is the same after a restart
+        and changes when the token does; it reveals nothing about the token.
+        """
+        if self.telegram_webhook_secret is not None:
+            return self.telegram_webhook_secret.get_secret_value()
+        token = self.telegram_bot_token.get_secret_value().encode()
+        return hmac.new(
+            token, b"seedance-bot telegram webhook secret v1", hashlib.sha256
+        ).hexdigest()
 
     @property
     def callbacks_enabled(self) -> bool:
@@ -130,4 +261,17 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError("PUBLIC_BASE_URL is required when MEDIA_HOSTING=local")
     if settings.evolink_callbacks is CallbackMode.ON and settings.public_base_url is None:
         raise SettingsError("PUBLIC_BASE_URL is required when EVOLINK_CALLBACKS=on")
+    if settings.media_hosting is MediaHosting.S3:
+        _check_s3(settings)
     return settings
+
+
+def _check_s3(settings: Settings) -> None:
+    if not settings.s3_bucket.strip():
+        raise SettingsError("S3_BUCKET is required when MEDIA_HOSTING=s3")
+    if (settings.s3_access_key_id is None) != (settings.s3_secret_access_key is None):
+        raise SettingsError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together")
+    if settings.s3_url_ttl_seconds > settings.s3_expire_days * 86400:
+        raise SettingsError(
+            "S3_URL_TTL_SECONDS must not exceed S3_EXPIRE_DAYS (files would go before their URLs)"
+        )

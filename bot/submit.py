@@ -7,6 +7,7 @@ import secrets
 import time
 from collections.abc import Callable
 
+from bot.access import AccessPolicy
 from bot.background import Background
 from bot.drafts import DraftService
 from bot.evolink import EvolinkClient, EvolinkError, GenerationRequest, Unreachable
@@ -33,6 +34,7 @@ class Submitter:
         client: EvolinkClient,
         messenger: Messenger,
         background: Background,
+        access: AccessPolicy,
         callback_url: Callable[[str], str | None],
         on_submitted: Callable[[], None],
         clock: Clock = time.time,
@@ -43,6 +45,7 @@ class Submitter:
         self._client = client
         self._messenger = messenger
         self._background = background
+        self._access = access
         self._callback_url = callback_url
         self._on_submitted = on_submitted
         self._clock = clock
@@ -70,6 +73,11 @@ class Submitter:
         if not draft.prompt.strip():
             await self._reply(key, language, "need_prompt", request_message_id)
             return None
+        refusal = await self._access.quota_refusal(key.user_id)
+        if refusal is not None:
+            text = t(language, refusal.text_key, limit=refusal.limit)
+            await self._messenger.send(key, text, reply_to=request_message_id)
+            return None
         task = await self._store.tasks.create_from_draft(
             draft,
             request_message_id=request_message_id,
@@ -78,6 +86,11 @@ class Submitter:
         if task is None:
             await self._reply(key, language, "already_submitted", request_message_id)
             return None
+        if draft.summary_message_id is not None:
+            # The draft is closed: its buttons go, its text stays as a record of the request.
+            await self._messenger.edit(
+                key.chat_id, draft.summary_message_id, await self._drafts.summary_text(draft)
+            )
         pending = self._drafts.pending(draft.id)
         text = (
             t(language, "waiting_for_files", count=pending)
@@ -88,6 +101,13 @@ class Submitter:
         await self._store.tasks.update(task.id, status_message_id=status_id)
         self.start(task.id)
         return await self._store.tasks.get(task.id)
+
+    async def generate_when_quiet(
+        self, key: ChatKey, language: str, draft_id: int, *, request_message_id: int | None
+    ) -> None:
+        """Generate once the rest of an album has arrived (a caption starting with /generate)."""
+        await self._drafts.wait_quiet(draft_id)
+        await self.generate(key, language, request_message_id=request_message_id, prompt=None)
 
     def start(self, task_id: int) -> None:
         """Run the submit of a task in the background."""

@@ -26,8 +26,12 @@ def create_web_app(
     store: Store,
     local_host: LocalHost | None,
     on_callback: Callable[[Task], Awaitable[None]],
+    telegram_webhook: Route | None = None,
 ) -> Starlette:
-    """The starlette app; `local_host` is None unless media are served from here."""
+    """The starlette app; `local_host` is None unless media are served from here.
+
+    `telegram_webhook` is the route Telegram POSTs updates to, in webhook mode.
+    """
 
     async def healthz(request: Request) -> Response:
         """Liveness: the process answers and the database can be read."""
@@ -71,5 +75,6 @@ def create_web_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/media/{expires}/{signature}/{path:path}", media, methods=["GET", "HEAD"]),
             Route("/callbacks/evolink/{secret}", evolink_callback, methods=["POST"]),
+            *([telegram_webhook] if telegram_webhook is not None else []),
         ]
     )

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from telegram.ext import CommandHandler, MessageHandler, filters
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
-from handlers import commands, media
+from handlers import buttons, commands, media
+from handlers.access import gate
 from handlers.errors import on_error
 
 if TYPE_CHECKING:
     from bot.app import BotApplication
 
-_PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+_NEW_MESSAGE = filters.UpdateType.MESSAGE
 _MEDIA = (
     filters.PHOTO
     | filters.Document.ALL
@@ -26,13 +28,27 @@ _MEDIA = (
 
 
 def register(application: BotApplication) -> None:
-    """Attach every handler and the error handler."""
-    application.add_handler(CommandHandler(["start", "help"], commands.start))
-    application.add_handler(CommandHandler("generate", commands.generate))
-    application.add_handler(CommandHandler("cancel", commands.cancel))
-    application.add_handler(CommandHandler("status", commands.status))
-    application.add_handler(MessageHandler(_PRIVATE & _MEDIA, media.media))
+    """Attach the access gate, every handler and the error handler."""
+    application.add_handler(TypeHandler(Update, gate), group=-1)
+    for names, callback in (
+        (["start", "help"], commands.start),
+        (["generate"], commands.generate),
+        (["cancel"], commands.cancel),
+        (["status"], commands.status),
+        (["history"], commands.history),
+        (["settings"], commands.settings),
+        (["balance"], commands.balance),
+    ):
+        application.add_handler(CommandHandler(names, callback, filters=_NEW_MESSAGE))
+    application.add_handler(CallbackQueryHandler(buttons.draft_button, pattern=r"^d:\d+:"))
     application.add_handler(
-        MessageHandler(_PRIVATE & filters.TEXT & ~filters.COMMAND, media.prompt)
+        CallbackQueryHandler(buttons.settings_button, pattern=r"^s:[ug]:-?\d+:")
+    )
+    application.add_handler(CallbackQueryHandler(buttons.history_button, pattern=r"^h:\d+:"))
+    application.add_handler(MessageHandler(_NEW_MESSAGE & _MEDIA, media.media))
+    application.add_handler(
+        MessageHandler(
+            _NEW_MESSAGE & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, media.prompt
+        )
     )
     application.add_error_handler(on_error)

@@ -1,4 +1,4 @@
-"""The commands: /start, /help, /generate, /cancel, /status."""
+"""The commands: /start, /help, /generate, /cancel, /status, /history, /settings, /balance."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from telegram import Update
 from bot.app import BotContext
 from bot.status import status_text
 from bot.texts import t
-from handlers.common import chat_key, language, message_of
+from handlers.common import chat_key, is_group_admin, is_private, language, message_of
+from handlers.media import describe
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -16,11 +17,26 @@ async def start(update: Update, context: BotContext) -> None:
 
 
 async def generate(update: Update, context: BotContext) -> None:
-    """Submit the user's draft, with the command's text as the prompt when given."""
+    """Submit the draft; as a reply to media, that media (and its album) is the draft."""
     message = message_of(update)
+    services = context.bot_data.services
+    key, lang = chat_key(update), language(update)
     prompt = " ".join(context.args or []) or None
-    await context.bot_data.services.submitter.generate(
-        chat_key(update), language(update), request_message_id=message.message_id, prompt=prompt
+    replied = message.reply_to_message
+    media = describe(replied) if replied is not None else None
+    if replied is not None and media is not None:
+        items = [media]
+        if replied.media_group_id:
+            album = await services.store.group_media.album(key.chat_id, replied.media_group_id)
+            items = album if any(m.message_id == media.message_id for m in album) else items
+        for item in items:
+            await services.drafts.add_media(key, lang, item, caption=None)
+        prompt = prompt or replied.caption
+    elif not is_private(update) and await services.store.drafts.open_draft(key) is None:
+        await message.reply_text(t(lang, "reply_without_media"))
+        return
+    await services.submitter.generate(
+        key, lang, request_message_id=message.message_id, prompt=prompt
     )
 
 
@@ -34,4 +50,38 @@ async def status(update: Update, context: BotContext) -> None:
     services = context.bot_data.services
     tasks = await services.store.tasks.running_for(chat_key(update))
     text = status_text(language(update), tasks, now=services.store.db.clock())
+    await message_of(update).reply_text(text)
+
+
+async def history(update: Update, context: BotContext) -> None:
+    """The user's latest videos here, with "send again" buttons."""
+    text, markup = await context.bot_data.services.history.render(
+        chat_key(update), language(update)
+    )
+    await message_of(update).reply_text(text, reply_markup=markup)
+
+
+async def settings(update: Update, context: BotContext) -> None:
+    """Defaults for new drafts: the user's own in private, the group's (admins) in a group."""
+    services = context.bot_data.services
+    key, lang = chat_key(update), language(update)
+    if is_private(update):
+        scope, target = "u", key.user_id
+    elif services.access.is_admin(key.user_id) or await is_group_admin(
+        context.bot, key.chat_id, key.user_id
+    ):
+        scope, target = "g", key.chat_id
+    else:
+        await message_of(update).reply_text(t(lang, "settings_admins_only"))
+        return
+    menu = services.settings_menu
+    opts = await menu.current(scope, target)
+    await message_of(update).reply_text(
+        menu.text(lang, scope, opts), reply_markup=menu.keyboard(lang, scope, target, opts)
+    )
+
+
+async def balance(update: Update, context: BotContext) -> None:
+    """The Evolink account's credits."""
+    text = await context.bot_data.services.balance_text(language(update))
     await message_of(update).reply_text(text)

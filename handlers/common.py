@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from telegram import Message, Update
+import logging
+
+from telegram import Bot, Message, Update
+from telegram.constants import ChatMemberStatus
+from telegram.error import TelegramError
 
 from bot.texts import language_for
 from storage.models import ChatKey
+
+log = logging.getLogger(__name__)
 
 
 def chat_key(update: Update) -> ChatKey:
@@ -30,3 +36,18 @@ def message_of(update: Update) -> Message:
     message = update.effective_message
     assert message is not None
     return message
+
+
+def is_private(update: Update) -> bool:
+    """Whether the update comes from a one-to-one chat with the bot."""
+    return update.effective_chat is not None and update.effective_chat.type == "private"
+
+
+async def is_group_admin(bot: Bot, chat_id: int, user_id: int) -> bool:
+    """Whether the user administers the group (asked of Telegram, which knows best)."""
+    try:
+        member = await bot.get_chat_member(chat_id, user_id)
+    except TelegramError as exc:
+        log.info("chat %s: could not check admin rights: %s", chat_id, exc)
+        return False
+    return member.status in {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}

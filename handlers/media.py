@@ -1,4 +1,4 @@
-"""Messages that build a draft: photos, image files, and text that sets the prompt."""
+"""Messages that build a draft: photos, videos, sounds, files, and text that sets the prompt."""
 
 from __future__ import annotations
 
@@ -7,20 +7,38 @@ from telegram import Message, Update
 from bot.app import BotContext
 from bot.drafts import IncomingMedia
 from bot.texts import t
-from handlers.common import chat_key, language, message_of
+from handlers.common import chat_key, is_private, language, message_of
+
+COMMAND = "/generate"
 
 
 async def media(update: Update, context: BotContext) -> None:
-    """Add the message's photo or file to the draft; the checking happens in the background."""
+    """Add the message's file to the draft; a caption starting with /generate also submits."""
     message = message_of(update)
+    services = context.bot_data.services
     incoming = describe(message)
+    oneshot = _oneshot_prompt(message.caption, context.bot.username)
     if incoming is None:
-        what = unsupported_kind(message)
-        await message.reply_text(t(language(update), "unsupported_kind", what=what))
+        if is_private(update):
+            lang = language(update)
+            what = t(lang, "what_stickers" if message.sticker else "what_other")
+            await message.reply_text(t(lang, "unsupported_kind", what=what))
         return
-    await context.bot_data.services.drafts.add_media(
-        chat_key(update), language(update), incoming, message.caption
-    )
+    if not is_private(update):
+        # In groups media is remembered, not drafted: a /generate reply or caption picks it up.
+        await services.store.group_media.remember(message.chat_id, incoming)
+        if oneshot is None and not services.drafts.joins_oneshot_album(chat_key(update), incoming):
+            return
+    key, lang = chat_key(update), language(update)
+    draft = await services.drafts.add_media(key, lang, incoming, oneshot or message.caption)
+    if oneshot is not None and draft is not None:
+        services.drafts.expect_album(key, incoming)
+        services.background.spawn(
+            services.submitter.generate_when_quiet(
+                key, lang, draft.id, request_message_id=message.message_id
+            ),
+            name=f"oneshot-{draft.id}",
+        )
 
 
 async def prompt(update: Update, context: BotContext) -> None:
@@ -31,8 +49,31 @@ async def prompt(update: Update, context: BotContext) -> None:
     )
 
 
+def _oneshot_prompt(caption: str | None, bot_username: str | None) -> str | None:
+    """The prompt of a caption like "/generate a fox" (or "/generate@bot ..."), else None."""
+    if not caption:
+        return None
+    command, _, rest = caption.strip().partition(" ")
+    name, _, mention = command.partition("@")
+    if name.lower() != COMMAND or (mention and mention.lower() != (bot_username or "").lower()):
+        return None
+    return rest.strip() or ""
+
+
+# Telegram's message attributes, and what each becomes in a draft. Documents are read to find
+# out what they hold: their name and mime type are not trusted.
+_SOURCES = (
+    ("video", "video"),
+    ("video_note", "video"),
+    ("animation", "video"),
+    ("voice", "audio"),
+    ("audio", "audio"),
+    ("document", "auto"),
+)
+
+
 def describe(message: Message) -> IncomingMedia | None:
-    """The message's usable file, or None when it carries nothing the bot can use yet."""
+    """The message's usable file, or None when it carries nothing the bot can use."""
     if message.photo:
         largest = message.photo[-1]
         return IncomingMedia(
@@ -44,32 +85,18 @@ def describe(message: Message) -> IncomingMedia | None:
             media_group_id=message.media_group_id,
             size=largest.file_size,
         )
-    if message.document:
-        # Whether it really is an image is decided by reading it, not by its name or type.
-        doc = message.document
-        return IncomingMedia(
-            kind="image",
-            source="document",
-            file_id=doc.file_id,
-            file_unique_id=doc.file_unique_id,
-            message_id=message.message_id,
-            media_group_id=message.media_group_id,
-            file_name=doc.file_name,
-            size=doc.file_size,
-        )
+    # An animation also fills `document`: it is checked first, as a video.
+    for attribute, kind in _SOURCES:
+        file = getattr(message, attribute, None)
+        if file is not None:
+            return IncomingMedia(
+                kind=kind,
+                source=attribute,
+                file_id=file.file_id,
+                file_unique_id=file.file_unique_id,
+                message_id=message.message_id,
+                media_group_id=message.media_group_id,
+                file_name=getattr(file, "file_name", None) if attribute == "document" else None,
+                size=file.file_size,
+            )
     return None
-
-
-def unsupported_kind(message: Message) -> str:
-    """A short name for what the user sent."""
-    for attribute, name in (
-        ("video", "videos"),
-        ("video_note", "video notes"),
-        ("animation", "GIFs"),
-        ("voice", "voice notes"),
-        ("audio", "audio files"),
-        ("sticker", "stickers"),
-    ):
-        if getattr(message, attribute, None):
-            return name
-    return "this kind of message"

@@ -2,9 +2,18 @@
 
 from storage.db import Database
 from storage.drafts import DraftStore
+from storage.group_media import GroupMediaStore
+from storage.preferences import PreferenceStore
 from storage.tasks import TaskStore
 
-__all__ = ["Database", "DraftStore", "Store", "TaskStore"]
+__all__ = [
+    "Database",
+    "DraftStore",
+    "GroupMediaStore",
+    "PreferenceStore",
+    "Store",
+    "TaskStore",
+]
 
 
 class Store:
@@ -14,6 +23,8 @@ class Store:
         self.db = db
         self.drafts = DraftStore(db)
         self.tasks = TaskStore(db)
+        self.preferences = PreferenceStore(db)
+        self.group_media = GroupMediaStore(db)
 
     async def open(self) -> None:
         """Open the database and apply migrations."""

@@ -62,6 +62,13 @@ class DraftStore:
             (prompt, self.db.clock(), draft_id),
         )
 
+    async def set_options(self, draft_id: int, options: Options) -> None:
+        """Replace the generation options."""
+        await self.db.write(
+            "UPDATE drafts SET options = ?, updated_at = ? WHERE id = ? AND state = 'open'",
+            (options.to_json(), self.db.clock(), draft_id),
+        )
+
     async def set_summary_message(self, draft_id: int, message_id: int | None) -> None:
         """Remember the message that shows the draft, so it is edited rather than resent."""
         await self.db.write(
@@ -145,7 +152,10 @@ class DraftStore:
     async def references(self, draft_id: int) -> list[Reference]:
         """A draft's references in the order they arrived."""
         rows = await self.db.fetchall(
-            "SELECT * FROM refs WHERE draft_id = ? ORDER BY position", (draft_id,)
+            # Message ids give the order the user sent things in, even when an album's updates
+            # arrive out of order.
+            "SELECT * FROM refs WHERE draft_id = ? ORDER BY message_id, position",
+            (draft_id,),
         )
         return [_reference(row) for row in rows]
 
@@ -153,6 +163,7 @@ class DraftStore:
         self,
         ref_id: int,
         *,
+        kind: str,
         local_path: str,
         mime_type: str,
         width: int | None,
@@ -163,9 +174,19 @@ class DraftStore:
     ) -> None:
         """Record the checked, normalised file."""
         await self.db.write(
-            "UPDATE refs SET status = 'ready', local_path = ?, mime_type = ?, width = ?,"
+            "UPDATE refs SET status = 'ready', kind = ?, local_path = ?, mime_type = ?, width = ?,"
             " height = ?, duration = ?, size = ?, changes = ? WHERE id = ?",
-            (local_path, mime_type, width, height, duration, size, json.dumps(changes), ref_id),
+            (
+                kind,
+                local_path,
+                mime_type,
+                width,
+                height,
+                duration,
+                size,
+                json.dumps(changes),
+                ref_id,
+            ),
         )
 
     async def mark_rejected(self, ref_id: int, code: str, params: dict[str, Any]) -> None:

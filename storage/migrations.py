@@ -90,4 +90,42 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE INDEX tasks_user ON tasks (chat_id, user_id, created_at);
     CREATE INDEX tasks_open ON tasks (status, delivery);
     """,
+    # 2: defaults per user and per group, one-time notices, media seen in groups
+    """
+    CREATE TABLE user_settings (
+        user_id INTEGER PRIMARY KEY,
+        options TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE chat_settings (
+        chat_id INTEGER PRIMARY KEY,
+        options TEXT NOT NULL,
+        updated_by INTEGER NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    -- a refused user is told why once per chat and reason, not on every message
+    CREATE TABLE notices (
+        chat_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (chat_id, user_id, reason)
+    );
+    -- media the bot saw in groups, so a reply to one album item can use the whole album
+    CREATE TABLE group_media (
+        chat_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        media_group_id TEXT,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        telegram_file_id TEXT NOT NULL,
+        telegram_file_unique_id TEXT NOT NULL,
+        file_name TEXT,
+        size INTEGER,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (chat_id, message_id)
+    );
+    CREATE INDEX group_media_album ON group_media (chat_id, media_group_id);
+    CREATE INDEX tasks_user_day ON tasks (user_id, created_at);
+    """,
 )

@@ -99,6 +99,20 @@ class Options:
 
 
 @dataclass(frozen=True)
+class SeenMedia:
+    """A file from a user's message, described without Telegram's objects."""
+
+    kind: str  # image | video | audio, or auto: decided by reading the file (documents)
+    source: str  # photo | document | video | video_note | animation | voice | audio
+    file_id: str
+    file_unique_id: str
+    message_id: int
+    media_group_id: str | None = None
+    file_name: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
 class Draft:
     """What a user is putting together in a chat."""
 

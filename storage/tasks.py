@@ -148,6 +148,45 @@ class TaskStore:
         )
         return [_task(row) for row in rows]
 
+    async def created_since(self, user_id: int, since: float) -> int:
+        """How many tasks a user started since `since` (refused ones cost nothing, not counted)."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM tasks WHERE user_id = ? AND created_at >= ?"
+            " AND status != 'refused'",
+            (user_id, since),
+        )
+        return int(row[0]) if row else 0
+
+    async def running_count(self, user_id: int) -> int:
+        """How many of a user's tasks are in progress, in every chat."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM tasks WHERE user_id = ?"
+            " AND status IN ('preparing', 'submitting', 'pending', 'processing')",
+            (user_id,),
+        )
+        return int(row[0]) if row else 0
+
+    async def history(self, key: ChatKey, limit: int = 10) -> list[Task]:
+        """A user's latest tasks in a chat and topic, newest first."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM tasks WHERE chat_id = ? AND user_id = ? AND topic_id = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (key.chat_id, key.user_id, key.topic_id, limit),
+        )
+        return [_task(row) for row in rows]
+
+    async def credit_rate(self, quality: str, content_filter: bool) -> float | None:
+        """Credits per second of video that recent tasks with these options reserved."""
+        row = await self.db.fetchone(
+            "SELECT AVG(credits_reserved / json_extract(options, '$.duration')) FROM ("
+            " SELECT credits_reserved, options FROM tasks WHERE credits_reserved IS NOT NULL"
+            " AND json_extract(options, '$.quality') = ?"
+            " AND json_extract(options, '$.content_filter') = ?"
+            " ORDER BY id DESC LIMIT 20)",
+            (quality, 1 if content_filter else 0),
+        )
+        return float(row[0]) if row and row[0] is not None else None
+
     async def running_for(self, key: ChatKey) -> list[Task]:
         """A user's tasks in a chat that have not reached the chat yet."""
         rows = await self.db.fetchall(

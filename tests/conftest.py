@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.evolink import FakeEvolink
+from tests.fakes.s3 import FakeS3
 from tests.fakes.telegram import FakeTelegram
 from tests.harness import BotUnderTest
 
@@ -24,6 +25,13 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
 async def evolink() -> AsyncIterator[FakeEvolink]:
     async with FakeEvolink() as fake:
         fake.callback_retry_delays = (0.1, 0.2, 0.4)
+        yield fake
+
+
+@pytest.fixture
+def s3() -> Iterator[FakeS3]:
+    """An S3-compatible server (moto behind a SigV4 gate) on loopback."""
+    with FakeS3() as fake:
         yield fake
 
 

@@ -43,9 +43,17 @@ class BotUnderTest:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Start the bot and wait until it is polling Telegram."""
+        """Start the bot and wait until it is polling Telegram (or has set its webhook).
+
+        ``{port}`` in a string override becomes the bot's port, e.g.
+        ``telegram_webhook_url="http://127.0.0.1:{port}/telegram"``.
+        """
         sock = _listening_socket(self.port)
         self.port = sock.getsockname()[1]
+        overrides = {
+            name: value.replace("{port}", str(self.port)) if isinstance(value, str) else value
+            for name, value in self.overrides.items()
+        }
         self.settings = load_settings(
             **{
                 "telegram_bot_token": self.telegram.token,
@@ -62,14 +70,15 @@ class BotUnderTest:
                 "progress_edit_seconds": 0,
                 "album_quiet_seconds": 0.3,
                 "data_dir": self.data_dir,
-                **self.overrides,
+                **overrides,
             }
         )
         started = time.time()
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(serve(self.settings, stop=self._stop, sockets=[sock]))
         # Polling starts right after deleteWebhook; the first getUpdates is a held long poll.
-        await self.telegram.wait_for(lambda c: c.method == "deleteWebhook" and c.at >= started)
+        # In webhook mode, setWebhook comes once the web server accepts connections.
+        await self.telegram.wait_for(lambda c: _ready_call(c) and c.at >= started)
 
     async def stop(self) -> None:
         """Shut the bot down the way SIGTERM would."""
@@ -115,6 +124,11 @@ class BotUnderTest:
             ),
             timeout=timeout,
         )
+
+
+def _ready_call(call: Call) -> bool:
+    """The Bot API call a starting bot makes once updates can flow (polling or webhook)."""
+    return call.ok and call.method in {"deleteWebhook", "setWebhook"}
 
 
 def _free_port() -> int:
@@ -172,9 +186,7 @@ class BotProcess:
                 stdout=log,
                 stderr=log,
             )
-        await self.telegram.wait_for(
-            lambda c: c.method == "deleteWebhook" and c.at >= started, timeout=30
-        )
+        await self.telegram.wait_for(lambda c: _ready_call(c) and c.at >= started, timeout=30)
 
     async def kill(self) -> None:
         """SIGKILL: no clean-up of any kind."""

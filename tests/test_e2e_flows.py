@@ -193,7 +193,7 @@ async def test_bad_files_are_named_and_the_good_ones_stay(
     too_small = await bot.reply_to(ALICE, text_contains="80×80")
     assert "300" in too_small.text
     not_image = await bot.reply_to(ALICE, text_contains="notes.pdf")
-    assert "not an image" in not_image.text
+    assert "not a photo, video or sound file" in not_image.text
     await bot.reply_to(ALICE, text_contains="References: image 1\n")
     telegram.send_text(ALICE, ALICE, "/generate")
     submission = await evolink.wait_for_submission()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from storage import Database, Store
+from storage.migrations import MIGRATIONS
 from storage.models import ChatKey, Delivery, DraftState, Options, RefStatus, TaskStatus
 
 ALICE = ChatKey(chat_id=10, user_id=1)
@@ -23,12 +24,12 @@ async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 async def test_schema_is_versioned_and_wal_is_on(store: Store, tmp_path: Path) -> None:
-    assert await store.db.schema_version() == 1
+    assert await store.db.schema_version() == len(MIGRATIONS)
     row = await store.db.fetchone("PRAGMA journal_mode")
     assert row is not None and row[0] == "wal"
     await store.close()
     await store.open()  # reopening applies nothing twice
-    assert await store.db.schema_version() == 1
+    assert await store.db.schema_version() == len(MIGRATIONS)
 
 
 async def test_drafts_are_kept_apart_by_user_and_topic(store: Store) -> None:
@@ -61,6 +62,7 @@ async def test_references_keep_their_order_and_outcome(store: Store) -> None:
     await store.drafts.mark_rejected(refs[1].id, "too_small", {"width": 10, "height": 10})
     await store.drafts.mark_ready(
         refs[0].id,
+        kind="image",
         local_path="/x.jpg",
         mime_type="image/jpeg",
         width=800,

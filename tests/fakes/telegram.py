@@ -4,6 +4,11 @@ Point PTB at it with ``base_url=fake.base_url`` and ``base_file_url=fake.base_fi
 user side (``send_text``, ``send_photo``, ``press_button`` ...) queues updates that ``getUpdates``
 long-polls out; everything the bot does is recorded in ``calls`` and ``messages``.
 
+When the bot has set a webhook, queued updates are POSTed to it instead, one at a time and in
+order, with the ``X-Telegram-Bot-Api-Secret-Token`` header; a non-2xx answer is retried after
+``webhook_retry_delays`` and then the update is given up, as Telegram does. Every attempt is in
+``webhook_deliveries``. Like a self-hosted Bot API server, the fake accepts http:// webhooks.
+
 Conventions: keys starting with ``_`` in stored dicts (``_has_audio``, ``_deleted``, ``_source``)
 are test-only and never sent to the bot. PTB sends form fields with JSON-encoded values for
 non-strings; they are decoded into ``Call.params`` with ints, bools, dicts and lists typed.
@@ -122,6 +127,21 @@ class Call:
 
 
 @dataclass
+class WebhookDelivery:
+    """One POST of an update to the webhook; ``status`` is None when no answer came."""
+
+    update_id: int
+    url: str
+    status: int | None
+    at: float
+
+    @property
+    def ok(self) -> bool:
+        """Whether the bot answered 2xx."""
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass
 class _StoredFile:
     file_id: str
     file_unique_id: str
@@ -197,6 +217,7 @@ class FakeTelegram:
         self.messages: dict[int, dict[int, JSONDict]] = {}
         self.webhook: JSONDict = {"url": ""}
         self.commands: list[Any] = []
+        self.admins: dict[int, set[int]] = {}  # chat_id -> user ids that administer it
         self._updates: list[JSONDict] = []
         self._next_update_id = 1000
         self._allowed_updates: list[str] = []
@@ -214,6 +235,9 @@ class FakeTelegram:
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None
+        self.webhook_deliveries: list[WebhookDelivery] = []
+        self.webhook_retry_delays: tuple[float, ...] = (0.1, 0.3, 1.0)
+        self._webhook_task: asyncio.Task[None] | None = None
         self._methods = {n[4:].lower(): n[4:] for n in dir(self) if n.startswith("api_")}
 
     # ------------------------------------------------------------------ lifecycle
@@ -249,6 +273,11 @@ class FakeTelegram:
         """Release pending long polls, stop the server, delete the temp dir."""
         self._closing = True
         self._wake_pollers()
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._webhook_task
+            self._webhook_task = None
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             await self._task
@@ -490,18 +519,71 @@ class FakeTelegram:
     api_setMessageReaction = api_sendChatAction
 
     async def api_setWebhook(self, p: Params, files: Files) -> bool:
-        self.webhook = {"url": p.get("url", ""), "secret_token": p.get("secret_token")}
+        url, secret = str(p.get("url") or ""), p.get("secret_token")
+        if url and not re.match(r"https?://[^/?#]+", url):
+            raise ApiError(400, "Bad Request: bad webhook: invalid webhook URL specified")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        if p.get("drop_pending_updates"):
+            self._updates.clear()
+        if isinstance(p.get("allowed_updates"), list):
+            self._allowed_updates = p["allowed_updates"]
+        self.webhook = {"url": url, "secret_token": secret}
+        if url and (self._webhook_task is None or self._webhook_task.done()):
+            self._webhook_task = asyncio.create_task(self._deliver_webhook())
+        self._wake_pollers()
         return True
 
     async def api_deleteWebhook(self, p: Params, files: Files) -> bool:
         self.webhook = {"url": ""}
         if p.get("drop_pending_updates"):
             self._updates.clear()
+        self._wake_pollers()  # the webhook deliverer sees it is gone
         return True
 
     async def api_getWebhookInfo(self, p: Params, files: Files) -> Any:
         url, pending = self.webhook["url"], len(self._updates)
-        return dict(url=url, has_custom_certificate=False, pending_update_count=pending)
+        info = dict(url=url, has_custom_certificate=False, pending_update_count=pending)
+        failed = [d for d in self.webhook_deliveries if not d.ok]
+        if url and failed:
+            info["last_error_date"] = int(failed[-1].at)
+            info["last_error_message"] = f"Wrong response from the webhook: {failed[-1].status}"
+        return info
+
+    async def _deliver_webhook(self) -> None:
+        """POST queued updates to the webhook, one at a time, until the webhook is deleted."""
+        async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
+            while not self._closing and self.webhook["url"]:
+                event = self._update_event
+                pending = [u for u in self._updates if self._allowed(u)]
+                if not pending:
+                    await event.wait()
+                    continue
+                update = pending[0]
+                if await self._post_update(client, update) is None:
+                    continue  # the webhook went away: the update waits for getUpdates
+                self._updates = [u for u in self._updates if u is not update]
+
+    async def _post_update(self, client: httpx.AsyncClient, update: JSONDict) -> bool | None:
+        """Deliver one update with retries: True if accepted, False if given up, None if the
+        webhook was deleted meanwhile."""
+        for delay in (0.0, *self.webhook_retry_delays):
+            await asyncio.sleep(delay)
+            url, secret = self.webhook["url"], self.webhook.get("secret_token")
+            if not url or self._closing:
+                return None
+            headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+            try:
+                response = await client.post(url, json=_public(update), headers=headers)
+                status: int | None = response.status_code
+            except httpx.HTTPError:
+                status = None
+            delivery = WebhookDelivery(update["update_id"], url, status, time.time())
+            self.webhook_deliveries.append(delivery)
+            if delivery.ok:
+                return True
+        log.warning("fake Telegram: gave up delivering update %s", update["update_id"])
+        return False
 
     async def api_setMyCommands(self, p: Params, files: Files) -> bool:
         self.commands = list(p.get("commands") or [])
@@ -511,6 +593,27 @@ class FakeTelegram:
 
     async def api_getMyCommands(self, p: Params, files: Files) -> Any:
         return self.commands
+
+    async def api_getChatMember(self, p: Params, files: Files) -> Any:
+        chat_id, user_id = int(p.get("chat_id", 0)), int(p.get("user_id", 0))
+        status = "administrator" if user_id in self.admins.get(chat_id, set()) else "member"
+        member: JSONDict = {"status": status, "user": _user(user_id, "en")}
+        if status == "administrator":
+            member |= {
+                "can_be_edited": False,
+                "is_anonymous": False,
+                "can_manage_chat": True,
+                "can_delete_messages": True,
+                "can_manage_video_chats": True,
+                "can_restrict_members": True,
+                "can_promote_members": False,
+                "can_change_info": True,
+                "can_invite_users": True,
+                "can_post_stories": False,
+                "can_edit_stories": False,
+                "can_delete_stories": False,
+            }
+        return member
 
     async def api_answerCallbackQuery(self, p: Params, files: Files) -> bool:
         query_id = str(p.get("callback_query_id", ""))

@@ -1,0 +1,205 @@
+"""Every word the bot says to users, in Simplified Chinese (same keys as `bot.texts.EN`)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+ZH: Final[dict[str, str]] = {
+    "help": (
+        "发给我照片（最多 9 张）、视频片段（最多 3 个）或语音和音乐（最多 3 段），"
+        "附上文字描述你想要的视频，然后点“生成”或发送 /generate。\n\n"
+        "在提示词里按草稿摘要中的编号称呼文件：图片1、视频1、音频1。"
+        "例如：“首帧为图片1，镜头缓缓拉远；音频1作为背景音乐”。\n\n"
+        "在群组里，回复一张照片或一段视频，发送 /generate 加上提示词。\n\n"
+        "/generate [提示词] – 生成视频\n"
+        "/settings – 默认时长、清晰度、画面比例和声音\n"
+        "/status – 生成中的视频 · /history – 最近的视频\n"
+        "/balance – 剩余积分 · /cancel – 丢弃草稿"
+    ),
+    "command_generate": "用草稿生成视频",
+    "command_settings": "默认时长、清晰度、画面比例和声音",
+    "command_status": "生成中的视频",
+    "command_history": "最近的视频",
+    "command_balance": "剩余积分",
+    "command_cancel": "丢弃当前草稿",
+    "command_help": "使用说明",
+    "draft_title": "你的草稿",
+    "draft_refs": "参考素材：{refs}",
+    "draft_no_refs": "参考素材：暂无，请发一张照片。",
+    "draft_pending": "还有 {count} 个文件正在检查…",
+    "draft_prompt": "提示词：{prompt}",
+    "draft_no_prompt": "提示词：未设置，请发一条文字消息描述视频。",
+    "draft_options": "选项：{duration} 秒 · {quality} · {aspect} · 声音{sound}",
+    "draft_menu_hint": "用下方按钮修改选项。",
+    "draft_next": "发送 /generate 生成视频，或 /cancel 丢弃草稿。",
+    "on": "开",
+    "off": "关",
+    "aspect_adaptive": "自动",
+    "filter_off_note": "内容过滤已关闭：按 1.1 倍计费（违法违禁内容始终会被拦截）。",
+    "cost_estimate": "费用：约 {credits} 积分（按你最近的视频估算），生成时会预扣准确数额。",
+    "cost_unknown": "费用：生成时服务会预扣准确数额；/balance 可查看剩余积分。",
+    "cost_video_note": "使用参考视频会增加费用。",
+    "btn_sound": "🔊 声音：{state}",
+    "btn_filter": "🛡 内容过滤：{state}",
+    "btn_ideas": "💡 提示词灵感",
+    "btn_generate": "🎬 生成",
+    "btn_cancel": "🗑 取消",
+    "btn_back": "« 返回",
+    "btn_done": "✅ 完成",
+    "btn_idea_new": "用我的素材生成新视频",
+    "btn_idea_edit": "用图片1编辑视频1",
+    "btn_idea_extend": "延长 / 拼接我的视频",
+    "btn_again": "重新发送 #{id}",
+    "ref_image": "图片{n}",
+    "ref_video": "视频{n}",
+    "ref_audio": "音频{n}",
+    "what_stickers": "贴纸",
+    "what_other": "这类消息",
+    "reason_not_media": "它不是我能读取的照片、视频或音频文件，或者文件已损坏。请发送 JPEG/PNG/WebP 照片、MP4/MOV 视频，或 MP3/WAV/语音。",
+    "reason_unsupported_codec": "它使用了我无法转换的视频格式（{codec}）。请发送 MP4（H.264）视频。",
+    "idea_image": "图片{n}",
+    "idea_video": "视频{n}",
+    "idea_then": "，接",
+    "idea_new": "{first}为首帧。<画面中什么在动、怎么动> <镜头如何运动> <氛围、光线、风格>。",
+    "idea_new_last": "尾帧为{last}。",
+    "idea_edit": "将视频1中的<某个物体>替换成图片1中的物体，运镜和节奏保持不变。",
+    "idea_extend_one": "延长视频1：<接下来发生什么>，运镜风格保持不变。",
+    "idea_extend_many": "{chain}：拼接成一个连贯的镜头，<前一段如何过渡到下一段>。",
+    "idea_audio": "音频1作为背景音乐。",
+    "idea_sent": "点击文字即可复制。填好尖括号里的内容，再作为提示词发给我：\n\n<code>{skeleton}</code>",
+    "not_your_draft": "这是别人的草稿。",
+    "draft_closed": "这个草稿已关闭。",
+    "settings_title": "新草稿的默认设置：",
+    "settings_group_title": "本群新草稿的默认设置（由管理员设置）：",
+    "settings_saved": "已保存。",
+    "settings_admins_only": "只有群管理员可以修改本群的默认设置。",
+    "balance": "剩余积分：{remaining}{used}",
+    "balance_used": "（已用：{used}）",
+    "balance_unknown": "服务没有返回剩余积分。",
+    "balance_failed": "无法连接服务查询余额，请稍后再试。",
+    "history_none": "你在这里还没有视频。",
+    "history_title": "你在这里最近的视频：",
+    "history_line": "• #{id} {when}：{state} – {prompt}",
+    "history_state_delivered": "✅ 已发送",
+    "history_state_running": "⏳ 生成中",
+    "history_state_failed": "❌ 失败",
+    "history_state_link": "🔗 已发送链接",
+    "history_state_refused": "↩️ 未提交",
+    "history_state_unknown": "⚠️ 未确认",
+    "history_resent": "已重新发送。",
+    "history_gone": "这个视频已无法再发送。",
+    "not_allowed": "抱歉，这是私人机器人。请联系它的所有者开通权限。",
+    "quota_daily": "你今天已达到 {limit} 个视频的上限，UTC 午夜后重置。",
+    "quota_running": "你已有 {limit} 个视频在生成中。请等其中一个完成后再试。",
+    "reply_without_media": "请用 /generate 回复一条带照片、视频或声音的消息，或发送媒体并让说明文字以 /generate 开头。",
+    "ordinal": "第{n}个",
+    "prompt_saved": "提示词已保存。准备好后发送 /generate。",
+    "prompt_too_long": (
+        "这条提示词有 {length} 个字符，服务最多接受 {limit} 个。请缩短后重新发送。"
+    ),
+    "nothing_to_generate": "还没有可生成的内容：请发一张照片，并附上描述视频的文字。",
+    "need_visual": "请先添加至少一张照片：服务需要一张图片作为基础。",
+    "need_prompt": "草稿还没有提示词。请发一条文字消息描述视频，或发送 /generate 加上描述。",
+    "waiting_for_files": "还有 {count} 个文件正在检查，准备好后我会立即提交。",
+    "already_submitted": "草稿已经提交，请查看 /status。发送新照片即可开始新的草稿。",
+    "draft_cancelled": "草稿已丢弃（{count} 个文件）。",
+    "nothing_to_cancel": "没有可丢弃的草稿。",
+    "status_none": "你没有正在生成的视频。",
+    "status_title": "正在生成的视频：",
+    "status_line": "• #{id}：{state}{progress} – {minutes} 分钟前开始",
+    "state_preparing": "准备文件中",
+    "state_submitting": "提交中",
+    "state_pending": "排队中",
+    "state_processing": "生成中",
+    "unsupported_kind": "{what}不能用作参考素材：请发送照片、视频、语音或音乐。草稿没有变化。",
+    "source_photo": "照片",
+    "source_document": "文件",
+    "source_video": "视频",
+    "source_video_note": "视频消息",
+    "source_animation": "GIF",
+    "source_voice": "语音",
+    "source_audio": "音频文件",
+    "kinds_image": "图片",
+    "kinds_video": "视频",
+    "kinds_audio": "音频",
+    "item_file": "文件{name}",
+    "item_only": "{noun}",
+    "item_nth": "{nth}{noun}",
+    "rejected": "{item}无法使用：{reason}草稿其余内容已保留。",
+    "reason_not_an_image": "无法识别为图片。请发送 JPEG、PNG 或 WebP 格式的照片。",
+    "reason_not_a_video": "无法识别为视频。请发送 MP4 或 MOV 格式的片段。",
+    "reason_no_video_stream": "其中没有可用的画面或声音。",
+    "reason_no_audio_stream": "其中没有声音。",
+    "reason_not_supported": "不支持这种文件。请发送照片、视频、语音或音乐。",
+    "reason_corrupt": "文件已损坏或格式无法识别。请重新发送。",
+    "reason_too_small": (
+        "尺寸为 {width}×{height} px，服务要求每边至少 {min} px。请发送更大的图片。"
+    ),
+    "reason_too_many_pixels": "像素过多，无法安全处理（{width}×{height}）。请发送较小的版本。",
+    "reason_too_big": "大小为 {size_mb} MB，上限为 {limit_mb} MB。请发送更小的文件。",
+    "reason_too_big_for_telegram": (
+        "大小为 {size_mb} MB，而 Telegram 只允许机器人下载最多 20 MB。请发送更短或压缩过的版本。"
+    ),
+    "reason_too_short": "时长 {seconds} 秒，服务要求至少 {min} 秒。请发送更长的片段。",
+    "reason_too_long": "时长 {seconds} 秒，最多只能使用 {max} 秒。请先剪短。",
+    "reason_too_many": (
+        "草稿中的{kinds}数量已达上限（{limit}）。"
+        "请用 /cancel 清空草稿后重来，或直接用现有素材生成。"
+    ),
+    "reason_no_budget": "草稿中的{kinds}总时长已达到服务上限 {total} 秒。",
+    "reason_download_failed": "无法从 Telegram 下载。请重新发送。",
+    "reason_hosting_failed": "无法上传给服务（{detail}）。请稍后再试。",
+    "reason_timeout": "处理时间过长。请发送更短或更小的文件。",
+    "change_converted": "已从 {from} 转换为 {to}",
+    "change_downscaled": "已从 {from} 缩小到 {to}",
+    "change_upscaled": "已从 {from} 放大到 {to}",
+    "change_padded": "已从 {from} 补边到 {to}，以符合允许的画面比例",
+    "change_rotated": "已旋转为正向",
+    "change_compressed": "已压缩以符合大小限制",
+    "change_trimmed": "已从 {from} 秒剪到 {to} 秒，以符合 15 秒总时长",
+    "change_fps_changed": "帧率已从 {from} 改为 {to} fps",
+    "change_audio_extracted": "已从视频中提取声音",
+    "change_metadata_removed": "已移除位置和相机信息",
+    "changed": "{item}：{changes}。",
+    "submitting": "⏳ 正在提交视频请求…",
+    "submitted": "✅ 已提交{credits}。视频完成后我会发到这里。",
+    "credits_reserved": "（预扣 {credits} 积分）",
+    "progress": "🎬 正在生成视频… {progress}%{credits}",
+    "done_status": "✅ 完成，视频在下方。",
+    "done_caption": "{duration} 秒 · {quality}{credits}",
+    "credits_caption": " · {credits} 积分",
+    "video_too_big": (
+        "视频已生成，但超出 Telegram 的大小限制（{size_mb} MB）。"
+        "请在这里下载，链接在生成 24 小时后失效：\n{url}"
+    ),
+    "delivery_uncertain": (
+        "视频可能已经发出，但我无法确认。如果上方没有，请在这里下载"
+        "（链接在生成 24 小时后失效）：\n{url}"
+    ),
+    "delivery_failed": (
+        "视频已生成，但我无法发送。请在这里下载（链接在生成 24 小时后失效）：\n{url}"
+    ),
+    "result_expired": "视频已生成，但下载链接在我发送前已过期。",
+    "failed": "❌ 视频生成失败：{reason}",
+    "failed_retry": "再试一次也许能成功：重新发送照片并 /generate。",
+    "fail_content_policy_violation": "被服务的内容政策拦截。请换个提示词或图片试试。",
+    "fail_invalid_parameters": "服务未接受该请求（{message}）。",
+    "fail_image_processing_error": "服务无法处理其中一张图片。请换其他图片试试。",
+    "fail_image_dimension_mismatch": "图片的尺寸或比例不符合服务要求。请换其他图片试试。",
+    "fail_generic": "服务报告了错误（{message}）。",
+    "fail_deadline": "服务在 {minutes} 分钟内未完成，我已停止等待。",
+    "refused": (
+        "❌ 服务拒绝了请求：{message}\n未扣费。草稿已恢复，修改后再次发送 /generate 即可。"
+    ),
+    "refused_kept": "❌ 服务拒绝了请求：{message}\n未扣费。",
+    "quota": "❌ 服务账户的积分已用完，未提交任何请求。请告知机器人的所有者。",
+    "service_auth": "❌ 机器人目前无权使用视频服务。请告知机器人的所有者。",
+    "service_down": (
+        "❌ 视频服务暂时无响应，未提交任何请求。草稿已恢复，请几分钟后再试 /generate。"
+    ),
+    "submit_unknown": (
+        "⚠️ 提交时连接中断，无法确定服务是否已接受请求。为避免重复扣费，我不会自动重新提交。"
+        "如果 15 分钟内没有收到视频，请重新发送照片并 /generate。"
+    ),
+    "internal_error": "抱歉，我这边出了点问题。草稿已保留，请再试一次。",
+}
