@@ -166,7 +166,14 @@ class DraftService:
         """Discard the user's draft and say so."""
         draft = await self._store.drafts.cancel(key)
         if draft is None:
-            await self._messenger.send(key, t(language, "nothing_to_cancel"))
+            running = await self._store.tasks.running_for(key)
+            # The upstream offers no way to stop a task: say so rather than pretend.
+            text = (
+                t(language, "cannot_stop", ids=", ".join(f"#{task.id}" for task in running))
+                if running
+                else t(language, "nothing_to_cancel")
+            )
+            await self._messenger.send(key, text)
             return
         count = len(await self._store.drafts.references(draft.id))
         text = t(language, "draft_cancelled", count=count)

@@ -118,6 +118,7 @@ EN: Final[dict[str, str]] = {
     ),
     "draft_cancelled": "Draft discarded ({count} file(s)).",
     "nothing_to_cancel": "There is no draft to discard.",
+    "cannot_stop": "There is no draft to discard. Your video {ids} is already being made, and the service offers no way to stop it; it will arrive here.",
     "status_none": "You have no videos in progress.",
     "status_title": "Your videos in progress:",
     "status_line": "• #{id}: {state}{progress} – started {minutes} min ago",

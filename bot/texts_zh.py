@@ -103,6 +103,7 @@ ZH: Final[dict[str, str]] = {
     "waiting_for_files": "还有 {count} 个文件正在检查，准备好后我会立即提交。",
     "already_submitted": "草稿已经提交，请查看 /status。发送新照片即可开始新的草稿。",
     "draft_cancelled": "草稿已丢弃（{count} 个文件）。",
+    "cannot_stop": "没有可丢弃的草稿。你的视频 {ids} 已在生成中，服务不支持中途停止，完成后会发到这里。",
     "nothing_to_cancel": "没有可丢弃的草稿。",
     "status_none": "你没有正在生成的视频。",
     "status_title": "正在生成的视频：",

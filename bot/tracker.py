@@ -21,6 +21,8 @@ from storage.models import Delivery, Task, TaskStatus
 
 log = logging.getLogger(__name__)
 
+GROUP_EDIT_SECONDS = 15.0
+
 _FINAL_UPSTREAM = {
     "completed": TaskStatus.COMPLETED,
     "failed": TaskStatus.FAILED,
@@ -173,7 +175,11 @@ class TaskTracker:
         now = self._clock()
         if task.status_message_id is None or progress <= task.progress_shown:
             return
-        if task.progress_edited_at is not None and now - task.progress_edited_at < self._edit_every:
+        # Groups share a 20 messages/minute budget among everyone: edit them less often.
+        every = (
+            self._edit_every if task.key.chat_id > 0 else max(self._edit_every, GROUP_EDIT_SECONDS)
+        )
+        if task.progress_edited_at is not None and now - task.progress_edited_at < every:
             return
         credits = credits_text(task.language, task.credits_reserved, "credits_caption")
         text = t(task.language, "progress", progress=progress, credits=credits)

@@ -333,3 +333,29 @@ async def test_commands_are_registered_in_english_and_chinese(
     assert languages == {None, "zh"}
     names = {c["command"] for c in calls[0].params["commands"]}
     assert names == {"generate", "settings", "status", "history", "balance", "cancel", "help"}
+
+
+async def test_a_chinese_speaker_is_answered_in_chinese(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot()
+    telegram.send_text(ALICE, ALICE, "/start", language_code="zh-hans")
+    await bot.reply_to(ALICE, text_contains="/generate")
+    help_text = telegram.sent("sendMessage", ALICE)[-1].text
+    assert "图片1" in help_text
+    telegram.send_photo(ALICE, ALICE, image_bytes(800, 600), caption="一只猫", language_code="zh")
+    draft = await bot.reply_to(ALICE, text_contains="一只猫")
+    assert "图片1" in draft.text
+    assert "image" not in draft.text
+
+
+async def test_cancel_explains_that_a_running_video_cannot_be_stopped(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot()
+    telegram.send_photo(ALICE, ALICE, image_bytes(800, 600), caption="a slow river")
+    await bot.reply_to(ALICE, text_contains="image 1")
+    telegram.send_text(ALICE, ALICE, "/generate")
+    await evolink.wait_for_submission()
+    telegram.send_text(ALICE, ALICE, "/cancel")
+    await bot.reply_to(ALICE, text_contains="no way to stop it")
