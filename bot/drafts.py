@@ -355,7 +355,7 @@ def ordinal(lang: str, n: int) -> str:
 def rejection_text(lang: str, ref: Reference, draft_refs: list[Reference]) -> str:
     """One message naming the bad file, the limit it broke and what to do."""
     item = item_name(lang, ref, draft_refs)
-    params = dict(ref.error_params)
+    params = {k: _number(v) for k, v in ref.error_params.items()}
     if "kind" in params:
         params["kinds"] = t(lang, f"kinds_{params['kind']}")
     if "size" in params and "size_mb" not in params:
@@ -371,10 +371,18 @@ def rejection_text(lang: str, ref: Reference, draft_refs: list[Reference]) -> st
 
 def change_text(lang: str, change: dict[str, Any]) -> str:
     """Words for one fix the bot made to a file."""
+    params = {k: _number(v) for k, v in change.get("params", {}).items()}
     try:
-        return t(lang, f"change_{change['code']}", **change.get("params", {}))
+        return t(lang, f"change_{change['code']}", **params)
     except (KeyError, IndexError):
         return str(change.get("code", ""))
+
+
+def _number(value: Any) -> Any:
+    """15.0 → 15, 4.9731 → 4.97: numbers as people write them."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else round(value, 2)
+    return value
 
 
 def _quote(prompt: str, limit: int = 300) -> str:

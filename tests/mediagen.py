@@ -274,9 +274,9 @@ def write_vfr_video(
             t = np.arange(pts, pts + n) / rate
             beep = (t >= flash_at) & (t < flash_at + flash_for)
             samples = (0.5 * np.sin(2 * math.pi * 1000 * t) * beep).astype(np.float32)
-            frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = rate, pts
-            out.mux(audio.encode(frame))
+            sound = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="fltp", layout="mono")
+            sound.sample_rate, sound.pts = rate, pts
+            out.mux(audio.encode(sound))
             pts += n
         out.mux(audio.encode())
     return path

@@ -357,9 +357,26 @@ def test_hevc_is_converted(tmp_path: Path) -> None:
         av.codec.Codec("libx265", "w")
     except av.codec.codec.UnknownCodecError:
         pytest.skip("this PyAV build has no libx265 encoder to make an HEVC input with")
-    src = write_video(tmp_path / "iphone.mp4", codec="libx265", seconds=2.0, audio=False)
+    src = write_video(
+        tmp_path / "iphone.mp4", codec="libx265", width=384, height=384, seconds=2.0, audio=False
+    )
     result = _run(src, tmp_path)
-    assert result.changes == (Change("converted", {"from": "MP4/HEVC", "to": "MP4/H.264"}),)
+    assert _codes(result) == ["converted", "upscaled"]
+    assert _change(result, "converted").params == {"from": "MP4/HEVC", "to": "MP4/H.264"}
+
+
+def test_av1_is_converted(tmp_path: Path) -> None:
+    if "libdav1d" not in av.codecs_available and "av1" not in av.codecs_available:
+        pytest.skip("this PyAV build cannot decode AV1")
+    try:
+        av.codec.Codec("libsvtav1", "w")
+    except av.codec.codec.UnknownCodecError:
+        pytest.skip("this PyAV build has no libsvtav1 encoder to make an AV1 input with")
+    src = write_video(
+        tmp_path / "av1.mp4", codec="libsvtav1", width=384, height=384, seconds=2.0, audio=False
+    )
+    result = _run(src, tmp_path)
+    assert _change(result, "converted").params == {"from": "MP4/AV1", "to": "MP4/H.264"}
 
 
 def test_gif_animation_becomes_mp4(tmp_path: Path) -> None:

@@ -214,7 +214,7 @@ def test_settings_for_s3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 
     for name, value, message in [
         ("S3_URL_TTL_SECONDS", "604801", "S3_URL_TTL_SECONDS"),
-        ("S3_KEY_PREFIX", "", "S3_KEY_PREFIX"),  # the rule would cover the whole bucket
+        ("S3_KEY_PREFIX", " ", "S3_KEY_PREFIX"),  # the rule would cover the whole bucket
         ("S3_KEY_PREFIX", "/abs/", "S3_KEY_PREFIX"),
         ("S3_ENDPOINT_URL", "minio:9000", "S3_ENDPOINT_URL"),
         ("S3_EXPIRE_DAYS", "0", "S3_EXPIRE_DAYS"),
@@ -223,6 +223,8 @@ def test_settings_for_s3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
             patch.setenv(name, value)
             with pytest.raises(SettingsError, match=message):
                 load_settings(**base)
+    with pytest.raises(SettingsError, match="S3_KEY_PREFIX"):
+        load_settings(**base, s3_key_prefix="")
     with pytest.raises(SettingsError, match="must not exceed S3_EXPIRE_DAYS"):
         load_settings(**base, s3_url_ttl_seconds=604800, s3_expire_days=3)
     assert load_settings(**base, s3_url_ttl_seconds=604800, s3_expire_days=7)

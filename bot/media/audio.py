@@ -40,6 +40,7 @@ from bot.limits import (
 )
 from bot.media.images import Change, MediaRejected
 from bot.media.probe import (
+    TRIM_NOTICE_SECONDS,
     atomic_copy,
     audio_label,
     check_stem,
@@ -137,7 +138,7 @@ def normalise_audio(
     except av.FFmpegError as exc:
         raise MediaRejected("corrupt", reason="undecodable") from exc
 
-    if info.duration is not None and info.duration > limit:
+    if info.duration is not None and info.duration > limit + TRIM_NOTICE_SECONDS:
         changes.append(
             Change("trimmed", {"from": _seconds(info.duration), "to": _seconds(seconds)})
         )
@@ -189,7 +190,7 @@ def _cut_mp3(src: Path, dest: Path, seconds: float, size: int, limit: float) -> 
     finally:
         tmp.unlink(missing_ok=True)
     changes: list[Change] = []
-    if seconds > limit:
+    if seconds > limit + TRIM_NOTICE_SECONDS:
         changes.append(Change("trimmed", {"from": _seconds(seconds), "to": _seconds(kept_seconds)}))
     if size > AUDIO_MAX_BYTES:
         changes.append(Change("compressed", {"from": size, "to": new_size}))

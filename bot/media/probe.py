@@ -30,6 +30,7 @@ from bot.media.images import MediaRejected
 __all__ = [
     "MAX_DECODE_PIXELS",
     "MAX_DECODE_SIDE",
+    "TRIM_NOTICE_SECONDS",
     "Probe",
     "atomic_copy",
     "audio_label",
@@ -46,6 +47,10 @@ __all__ = [
 # most 8K (7680×4320 = 33 MP); anything bigger is a bomb or a mistake.
 MAX_DECODE_SIDE: Final = 8192
 MAX_DECODE_PIXELS: Final = 40_000_000
+
+# The normalisers do not report trimming less than this: it is codec padding (an AAC or MP3
+# frame), not content the user will miss.
+TRIM_NOTICE_SECONDS: Final = 0.1
 
 # Still formats Pillow may identify. Others (EPS, PSD, ICO, ...) are left to FFmpeg, and in the
 # end to normalise_image, which refuses them.

@@ -66,6 +66,7 @@ from bot.media.images import Change, MediaRejected
 from bot.media.probe import (
     MAX_DECODE_PIXELS,
     MAX_DECODE_SIDE,
+    TRIM_NOTICE_SECONDS,
     Probe,
     atomic_copy,
     check_stem,
@@ -76,7 +77,12 @@ from bot.media.probe import (
     probe,
 )
 
-__all__ = ["OUTPUT_LABEL", "VideoResult", "normalise_video", "within_video_limits"]
+__all__ = [
+    "OUTPUT_LABEL",
+    "VideoResult",
+    "normalise_video",
+    "within_video_limits",
+]
 
 OUTPUT_LABEL: Final = "MP4/H.264"
 MIME_TYPE: Final = "video/mp4"
@@ -182,6 +188,7 @@ def normalise_video(
     info = probe(src)
     if info.kind != "video":
         raise MediaRejected("not_a_video", kind=info.kind)
+    source = _inspect(src)
     width, height = info.width or 0, info.height or 0
     if max(width, height) > MAX_DECODE_SIDE or width * height > MAX_DECODE_PIXELS:
         raise MediaRejected("too_many_pixels", width=width, height=height, max=MAX_DECODE_PIXELS)
@@ -189,7 +196,6 @@ def normalise_video(
         raise MediaRejected("corrupt", reason="no_frames")
     if info.duration is not None and info.duration < VIDEO_MIN_SECONDS:
         raise MediaRejected("too_short", seconds=_seconds(info.duration), min=VIDEO_MIN_SECONDS)
-    source = _inspect(src)
 
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / f"{stem}.mp4"
@@ -213,7 +219,6 @@ class _Source:
     sample_aspect: Fraction  # 1 for square pixels
     brand: str  # the MP4 family's major_brand ("" otherwise)
     fps: Fraction | None  # exact average frame rate
-    audio_codec: str | None  # None if there is no audio or FFmpeg cannot decode it
     metadata_kinds: tuple[str, ...]
 
 
@@ -222,25 +227,25 @@ def _inspect(src: Path) -> _Source:
         with av.open(str(src), "r") as container:
             stream = main_video_stream(container)
             if stream is None or stream.codec_context is None:
-                raise MediaRejected("unsupported_codec", codec="unknown")
+                raise MediaRejected("unsupported_codec", codec=_unsupported_name(container))
             ctx = stream.codec_context
             sar = ctx.sample_aspect_ratio
             rate = stream.average_rate or stream.guessed_rate
-            audio = container.streams.audio[0] if container.streams.audio else None
             return _Source(
                 pix_fmt=ctx.format.name if ctx.format is not None else "",
                 sample_aspect=sar if sar is not None and sar > 0 else Fraction(1),
                 brand=container.metadata.get("major_brand", ""),
                 fps=rate if rate else None,
-                audio_codec=(
-                    audio.codec_context.codec.canonical_name
-                    if audio is not None and audio.codec_context is not None
-                    else None
-                ),
                 metadata_kinds=_metadata_kinds(container),
             )
     except av.FFmpegError as exc:
         raise MediaRejected("corrupt", reason="unreadable") from exc
+
+
+def _unsupported_name(container: InputContainer) -> str:
+    # Without a decoder PyAV gives no codec context; the demuxer still knows the codec's tag.
+    stream = container.streams.video[0] if container.streams.video else None
+    return stream.codec_tag if stream is not None and stream.codec_tag else "unknown"
 
 
 def _metadata_kinds(container: InputContainer) -> tuple[str, ...]:
@@ -435,6 +440,10 @@ def _transcode(src: Path, dest: Path, info: Probe, source: _Source, limit: float
         while True:
             stats = _encode(src, tmp, plan, rate, limit, maxrate)
             encodes += 1
+            if stats.seconds < VIDEO_MIN_SECONDS:  # the header promised more than there was
+                raise MediaRejected(
+                    "too_short", seconds=_seconds(stats.seconds), min=VIDEO_MIN_SECONDS
+                )
             size = tmp.stat().st_size
             if size <= VIDEO_MAX_BYTES:
                 break
@@ -442,13 +451,11 @@ def _transcode(src: Path, dest: Path, info: Probe, source: _Source, limit: float
                 raise MediaRejected("too_big", size=size, limit=VIDEO_MAX_BYTES)
             # VBV bounds the average, it does not promise a size; aim lower in proportion.
             maxrate = int(maxrate * VIDEO_MAX_BYTES * _SIZE_HEADROOM / size)
-        if stats.seconds < VIDEO_MIN_SECONDS:
-            raise MediaRejected("too_short", seconds=_seconds(stats.seconds), min=VIDEO_MIN_SECONDS)
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
 
-    if info.duration is not None and info.duration > limit:
+    if info.duration is not None and info.duration > limit + TRIM_NOTICE_SECONDS:
         changes.append(
             Change("trimmed", {"from": _seconds(info.duration), "to": _seconds(stats.seconds)})
         )
@@ -530,7 +537,7 @@ def _pump(
     audio_in = source.streams.audio[0] if source.streams.audio else None
     dropped: str | None = None
     if audio_in is not None and audio_in.codec_context is None:
-        dropped, audio_in = "unknown", None
+        dropped, audio_in = audio_in.codec_tag or "unknown", None
     audio = _AudioOut(out, audio_in, video.origin, limit) if audio_in is not None else None
 
     streams: list[VideoStream | AudioStream] = [video_in]

@@ -30,7 +30,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, TypedDict, Unpack
@@ -217,7 +217,8 @@ class FakeTelegram:
         self.messages: dict[int, dict[int, JSONDict]] = {}
         self.webhook: JSONDict = {"url": ""}
         self.commands: list[Any] = []
-        self.admins: dict[int, set[int]] = {}  # chat_id -> user ids that administer it
+        self.admins: dict[int, set[int]] = {}
+        self._holding: list[JSONDict] | None = None  # chat_id -> user ids that administer it
         self._updates: list[JSONDict] = []
         self._next_update_id = 1000
         self._allowed_updates: list[str] = []
@@ -357,6 +358,57 @@ class FakeTelegram:
         voice["file_size"] = stored.size
         return self._user_message(chat_id, user_id, {"voice": voice}, opts)
 
+    def send_video_note(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        *,
+        length: int,
+        duration: int,
+        **opts: Unpack[UserOptions],
+    ) -> JSONDict:
+        """A user sends a round video note (square, ``length`` px)."""
+        stored = self._store_bytes(data, "video_note", mime_type="video/mp4")
+        note = self._ids(stored) | dict(length=length, duration=duration, file_size=stored.size)
+        return self._user_message(chat_id, user_id, {"video_note": note}, opts)
+
+    def send_animation(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        *,
+        width: int,
+        height: int,
+        duration: int,
+        file_name: str = "animation.mp4",
+        **opts: Unpack[UserOptions],
+    ) -> JSONDict:
+        """A user sends a GIF-like animation (Telegram fills ``document`` too)."""
+        stored = self._store_bytes(data, "animation", file_name=file_name, mime_type="video/mp4")
+        animation = self._ids(stored) | dict(width=width, height=height, duration=duration)
+        animation |= {"file_name": file_name, "mime_type": "video/mp4", "file_size": stored.size}
+        fields = {"animation": animation, "document": self._document(stored)}
+        return self._user_message(chat_id, user_id, fields, opts)
+
+    def send_audio(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        *,
+        duration: int,
+        file_name: str,
+        mime_type: str = "audio/mpeg",
+        **opts: Unpack[UserOptions],
+    ) -> JSONDict:
+        """A user sends a music file."""
+        stored = self._store_bytes(data, "audio", file_name=file_name, mime_type=mime_type)
+        audio = self._ids(stored) | dict(duration=duration, file_name=file_name)
+        audio |= {"mime_type": mime_type, "file_size": stored.size}
+        return self._user_message(chat_id, user_id, {"audio": audio}, opts)
+
     def press_button(self, chat_id: int, user_id: int, message_id: int, data: str) -> JSONDict:
         """A user presses an inline button of a bot message; returns the callback_query dict."""
         msg = self._live_message(chat_id, message_id)
@@ -373,8 +425,25 @@ class FakeTelegram:
         self.add_update({"callback_query": query})
         return query
 
+    @contextlib.contextmanager
+    def held(
+        self, order: Callable[[list[JSONDict]], list[JSONDict]] = lambda updates: updates
+    ) -> Iterator[None]:
+        """Hold the updates made inside the block, then deliver them in ``order`` (e.g. reversed),
+        as Telegram may when an album's items race each other."""
+        self._holding = []
+        try:
+            yield
+        finally:
+            held, self._holding = self._holding, None
+            for update in order(held):
+                self.add_update(update)
+
     def add_update(self, update: JSONDict) -> None:
         """Queue any update dict for getUpdates (``update_id`` assigned when missing)."""
+        if self._holding is not None:
+            self._holding.append(update)
+            return
         update = {"update_id": self._next_update_id, **update}
         self._next_update_id = max(self._next_update_id, update["update_id"]) + 1
         self._updates.append(update)
