@@ -138,6 +138,8 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment:
             raise ValueError("must not have a query or fragment")
         path = parts.path or "/"
+        if not re.fullmatch(r"/[A-Za-z0-9/_.~-]*", path):
+            raise ValueError("its path may hold only letters, digits and / _ . ~ -")
         if path.rstrip("/") in ("/healthz", "/media", "/callbacks") or path.startswith(
             _RESERVED_PREFIXES
         ):

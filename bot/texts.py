@@ -187,6 +187,7 @@ EN: Final[dict[str, str]] = {
     "change_trimmed": "trimmed from {from} to {to} s to fit the 15 s budget",
     "change_fps_changed": "frame rate changed from {from} to {to} fps",
     "change_audio_extracted": "sound taken from the video",
+    "change_audio_removed": "its sound track removed (unreadable)",
     "change_metadata_removed": "location and camera data removed",
     "changed": "{item}: {changes}.",
     "submitting": "⏳ Submitting your video request…",

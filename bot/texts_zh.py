@@ -159,6 +159,7 @@ ZH: Final[dict[str, str]] = {
     "change_compressed": "已压缩以符合大小限制",
     "change_trimmed": "已从 {from} 秒剪到 {to} 秒，以符合 15 秒总时长",
     "change_fps_changed": "帧率已从 {from} 改为 {to} fps",
+    "change_audio_removed": "移除了无法读取的音轨",
     "change_audio_extracted": "已从视频中提取声音",
     "change_metadata_removed": "已移除位置和相机信息",
     "changed": "{item}：{changes}。",

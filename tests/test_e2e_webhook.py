@@ -103,7 +103,7 @@ async def test_webhook_mode_makes_a_video_then_polling_takes_over_again(
     telegram.send_photo(CHAT, USER, image_bytes(800, 800), caption="a lantern in fog")
     await telegram.wait_for(
         lambda c: (
-            (c.method == "editMessageText" or c.method == "sendMessage")
+            c.method in {"sendMessage", "editMessageText"}
             and c.at >= restarted
             and "image 1" in c.text
         )
@@ -222,7 +222,13 @@ def test_webhook_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         assert value not in str(info.value)
     monkeypatch.delenv("TELEGRAM_WEBHOOK_SECRET")
 
-    for url in ("ftp://bot.example.com/x", "bot.example.com/telegram", "https://h/healthz"):
+    for url in (
+        "ftp://bot.example.com/x",
+        "bot.example.com/telegram",
+        "https://h/healthz",
+        "https://h/tg/{x}",
+        "https://h/tg?x=1",
+    ):
         monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", url)
         with pytest.raises(SettingsError, match="TELEGRAM_WEBHOOK_URL"):
             load_settings(**base)

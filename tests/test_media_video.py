@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from PIL import Image
 
 from bot import limits
 from bot.media import video
@@ -387,6 +388,16 @@ def test_gif_animation_becomes_mp4(tmp_path: Path) -> None:
     assert result.fps == 24.0
     assert result.duration == pytest.approx(3.0, abs=0.1)
     assert not result.has_audio
+
+
+def test_animated_webp_is_refused_clearly(tmp_path: Path) -> None:
+    # FFmpeg 8.0 (PyAV 18) has no animated-WebP decoder; Pillow sees the animation, so the file
+    # is neither passed off as a still nor called corrupt.
+    frames = [Image.new("RGB", (480, 320), (i * 20, 90, 160)) for i in range(30)]
+    src = tmp_path / "sticker.webp"
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    rejection = _rejection(src, tmp_path)
+    assert (rejection.code, rejection.params) == ("unsupported_codec", {"codec": "WebP"})
 
 
 # --- refused ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.media.images import MediaRejected, normalise_image
-from bot.media.probe import Probe, probe
+from bot.media.probe import Probe
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ class MediaJobs:
         self._timeout = timeout_seconds
 
     async def probe(self, path: Path) -> Probe:
-        """What the file really is (read from its content)."""
-        return await asyncio.wait_for(asyncio.to_thread(probe, path), self._timeout)
+        """What the file really is, read from its content (by FFmpeg, in a child process)."""
+        return Probe(**await self._in_child({"kind": "probe", "src": str(path)}))
 
     async def normalise(
         self, kind: str, src: Path, dest_dir: Path, *, stem: str, max_seconds: float

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -161,7 +160,7 @@ def probe(path: Path) -> Probe:
         return still
     try:
         with av.open(str(path), "r") as container:
-            return _probe_container(container, path, size)
+            return _probe_container(container, size)
     except av.FFmpegError as exc:
         raise MediaRejected("corrupt", reason="unreadable") from exc
 
@@ -174,24 +173,24 @@ def is_picture_demuxer(name: str) -> bool:
 def _pillow_still(path: Path, size: int) -> Probe | None:
     """A Probe if Pillow recognises a single-frame picture, else None."""
     try:
-        with warnings.catch_warnings():
-            # Only the header is read here; normalise_image applies the bomb limit itself.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path, formats=_PILLOW_FORMATS) as image:
-                if getattr(image, "is_animated", False) and image.format != "MPO":
-                    return None
-                width, height = image.size
-                image_format = (image.format or "unknown").lower()
-    except Image.DecompressionBombError:
+        with Image.open(path, formats=_PILLOW_FORMATS) as image:
+            if getattr(image, "is_animated", False) and image.format != "MPO":
+                return None
+            width, height = image.size
+            image_format = (image.format or "unknown").lower()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Only raised, not warned, when warnings are errors. Either way it is a picture, and a
+        # huge one: normalise_image refuses it with the details.
         return Probe("image", "unknown", None, None, None, None, 0, None, None, size, False)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         return None
     return Probe("image", image_format, None, None, width, height, 0, None, None, size, False)
 
 
-def _probe_container(container: InputContainer, path: Path, size: int) -> Probe:
+def _probe_container(container: InputContainer, size: int) -> Probe:
     fmt = container.format.name
-    videos = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
+    main = main_video_stream(container)
+    videos = [main] if main is not None else []
     audios = list(container.streams.audio)
     audio_codec = _codec_name(audios[0]) if audios else None
     if fmt == _MOV_DEMUXER and _truncated(container, size):

@@ -72,6 +72,7 @@ from bot.media.probe import (
     check_stem,
     codec_label,
     container_label,
+    is_picture_demuxer,
     main_video_stream,
     partial_path,
     probe,
@@ -193,6 +194,9 @@ def normalise_video(
     if max(width, height) > MAX_DECODE_SIDE or width * height > MAX_DECODE_PIXELS:
         raise MediaRejected("too_many_pixels", width=width, height=height, max=MAX_DECODE_PIXELS)
     if width <= 0 or height <= 0:
+        if info.video_codec is not None and is_picture_demuxer(info.container):
+            # An animation FFmpeg cannot decode (this build has no animated-WebP decoder).
+            raise MediaRejected("unsupported_codec", codec=codec_label(info.video_codec))
         raise MediaRejected("corrupt", reason="no_frames")
     if info.duration is not None and info.duration < VIDEO_MIN_SECONDS:
         raise MediaRejected("too_short", seconds=_seconds(info.duration), min=VIDEO_MIN_SECONDS)

@@ -1,4 +1,4 @@
-"""A child process that normalises one video or audio file: `python -m bot.media.worker`.
+"""A child process that probes or normalises one file: `python -m bot.media.worker`.
 
 FFmpeg decodes whatever users send. In a child process a hostile or broken file can at worst
 crash or exhaust that process, which the parent kills at its deadline, never the bot itself.
@@ -22,8 +22,15 @@ MEMORY_LIMIT_BYTES = 3 * 1024**3
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
     """Normalise the file the job names; returns the result or the rejection as plain data."""
-    kind = job["kind"]
-    src, dest_dir, stem = Path(job["src"]), Path(job["dest_dir"]), str(job["stem"])
+    kind, src = job["kind"], Path(job["src"])
+    if kind == "probe":
+        from bot.media.probe import probe
+
+        try:
+            return {"ok": True, "result": asdict(probe(src))}
+        except MediaRejected as exc:
+            return {"ok": False, "code": exc.code, "params": dict(exc.params)}
+    dest_dir, stem = Path(job["dest_dir"]), str(job["stem"])
     max_seconds = float(job["max_seconds"])
     try:
         if kind == "video":

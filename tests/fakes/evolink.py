@@ -168,6 +168,15 @@ class StoredFile:
 
 
 @dataclass
+class _Canned:
+    prefix: str
+    status: int
+    body: bytes
+    content_type: str
+    times: int
+
+
+@dataclass
 class _Fault:
     prefix: str
     status: int
@@ -387,6 +396,7 @@ class FakeEvolink:
         self.tasks: dict[str, FakeTask] = {}
         self.uploads: list[StoredFile] = []
         self.task_queries: list[str] = []
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request, as it came
         self.callbacks_sent: list[tuple[str, int | None]] = []
         self.idempotent_replays = 0
         self.credits = 1000.0
@@ -396,6 +406,8 @@ class FakeEvolink:
         self.limits: dict[str, int] = {"image": 30 * MB, "video": 50 * MB, "audio": 15 * MB}
         self._faults: list[_Fault] = []
         self._delays: dict[str, float] = {}
+        self._answer_delays: dict[str, float] = {}
+        self._canned: list[_Canned] = []
         self._idempotency: dict[str, str] = {}
         self._idem_locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -529,6 +541,39 @@ class FakeEvolink:
         else:
             self._delays.pop(path_prefix, None)
 
+    def set_answer_delay(self, path_prefix: str, seconds: float) -> None:
+        """Requests under `path_prefix` are handled at once but answered `seconds` later.
+
+        A submit is then accepted (and charged) while the client still waits for the answer:
+        a client that gives up meanwhile cannot know the task id. 0 removes the delay.
+        """
+        if seconds > 0:
+            self._answer_delays[path_prefix] = seconds
+        else:
+            self._answer_delays.pop(path_prefix, None)
+
+    def respond_next(
+        self,
+        path_prefix: str,
+        body: bytes | str | dict[str, Any] | list[Any],
+        *,
+        status: int = 200,
+        times: int = 1,
+        content_type: str = "application/json",
+    ) -> None:
+        """The next `times` requests under `path_prefix` get this answer verbatim, unhandled.
+
+        For answers the real API might give and the strict fake never does: malformed JSON,
+        missing or extra fields, another task's body.
+        """
+        if isinstance(body, dict | list):
+            raw = json.dumps(body).encode()
+        elif isinstance(body, str):
+            raw = body.encode()
+        else:
+            raw = body
+        self._canned.append(_Canned(path_prefix, status, raw, content_type, times))
+
     async def send_callback(
         self, task_id: str, body: dict[str, Any] | None = None, url: str | None = None
     ) -> int:
@@ -558,6 +603,7 @@ class FakeEvolink:
 
         async def endpoint(request: Request) -> Response:
             path = request.url.path
+            self.requests.append((request.method, path))
             delay = max((s for p, s in self._delays.items() if path.startswith(p)), default=0.0)
             if delay:
                 await asyncio.sleep(delay)
@@ -577,9 +623,23 @@ class FakeEvolink:
                 return await self._refuse(
                     request, _error(fault.status, fault.code, fault.message, type_, headers=headers)
                 )
+            canned = next((c for c in self._canned if path.startswith(c.prefix)), None)
+            if canned is not None:
+                canned.times -= 1
+                if canned.times <= 0:
+                    self._canned.remove(canned)
+                if path.startswith("/v1/tasks/"):
+                    self.task_queries.append(path.removeprefix("/v1/tasks/"))
+                return Response(canned.body, canned.status, media_type=canned.content_type)
             if auth and not self._authorized(request):
                 return await self._refuse(request, _error(401, *_ERROR_DEFAULTS[401]))
-            return await handler(request)
+            response = await handler(request)
+            after = max(
+                (s for p, s in self._answer_delays.items() if path.startswith(p)), default=0.0
+            )
+            if after:
+                await asyncio.sleep(after)
+            return response
 
         return endpoint
 

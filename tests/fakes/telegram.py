@@ -77,6 +77,7 @@ _FOLDER = {"photo": "photos", "video": "videos", "document": "documents", "audio
 _FOLDER |= {"animation": "animations", "voice": "voice"}
 _EXT = {"photo": ".jpg", "video": ".mp4", "voice": ".oga", "audio": ".mp3", "animation": ".mp4"}
 _TAG_RE = re.compile(r"<[^>]*>")
+_CHAT_WRITES = ("send", "edit", "copy", "forward")  # methods a blocked chat refuses
 
 
 class UserOptions(TypedDict, total=False):
@@ -228,6 +229,8 @@ class FakeTelegram:
         self._paths: dict[str, _StoredFile] = {}  # by file_path
         self._counter = 0
         self._failures: dict[str, list[ApiError]] = {}
+        self._delays: dict[str, float] = {}  # method (lower case) -> seconds before handling
+        self.blocked: set[int] = set()  # chats whose user blocked the bot
         self._callback_ids: set[str] = set()
         self._update_event, self._call_event = asyncio.Event(), asyncio.Event()
         self._poll_generation = 0
@@ -515,6 +518,21 @@ class FakeTelegram:
         error = ApiError(error_code, description or "Bad Request: injected failure", retry_after)
         self._failures.setdefault(method.lower(), []).extend([error] * times)
 
+    def set_delay(self, method: str, seconds: float) -> None:
+        """Every call of ``method`` waits ``seconds`` before it is handled (0 removes the delay).
+
+        The call still takes effect after the delay even if the bot stopped waiting for the
+        answer meanwhile, as with Telegram: a timed-out sendVideo may well have been sent.
+        """
+        if seconds > 0:
+            self._delays[method.lower()] = seconds
+        else:
+            self._delays.pop(method.lower(), None)
+
+    def block(self, chat_id: int) -> None:
+        """The user of ``chat_id`` blocks the bot: every send or edit there answers 403."""
+        self.blocked.add(chat_id)
+
     # ------------------------------------------------------------------ HTTP layer
 
     async def _api(self, request: Request) -> Response:
@@ -525,9 +543,13 @@ class FakeTelegram:
         name = self._methods.get(asked.lower(), asked)
         call = Call(name, params, files, time.time())
         failures = self._failures.get(name.lower())
+        if delay := self._delays.get(name.lower()):
+            await asyncio.sleep(delay)
         try:
             if name.lower() not in self._methods:
                 raise ApiError(404, "Not Found")
+            if params.get("chat_id") in self.blocked and name.lower().startswith(_CHAT_WRITES):
+                raise ApiError(403, "Forbidden: bot was blocked by the user")
             if any(f.size > MAX_UPLOAD for f in files.values()):
                 raise ApiError(413, "Request Entity Too Large")
             if failures:
