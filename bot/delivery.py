@@ -13,7 +13,7 @@ from telegram import Bot, InputFile, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot import limits
-from bot.media.images import MediaRejected
+from bot.media.results import MediaRejected
 from bot.media.video_audio import ensure_audio_track
 from bot.messenger import Messenger
 from bot.submit import credits_text

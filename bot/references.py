@@ -12,8 +12,8 @@ from pathlib import Path
 from bot import limits
 from bot.evolink import EvolinkError
 from bot.hosting import MediaHost
-from bot.media.images import MediaRejected
 from bot.media.jobs import MediaJobs
+from bot.media.results import MediaRejected
 from bot.telegram_files import DownloadError, TelegramFiles
 from storage.db import Clock
 from storage.drafts import DraftStore

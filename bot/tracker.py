@@ -57,6 +57,9 @@ class TaskTracker:
         self._clock = clock
         self._wake = asyncio.Event()
         self._busy: set[int] = set()
+        # Tasks hinted while a check of theirs was in flight: that check may have read the state
+        # from before the change, so they are checked again once it is over.
+        self._recheck: set[int] = set()
         self._loop: asyncio.Task[Any] | None = None
 
     def start(self) -> None:
@@ -79,6 +82,8 @@ class TaskTracker:
     async def hint(self, task: Task) -> None:
         """A callback said this task changed: check it now, trusting only the task query."""
         if task.status.running:
+            if task.id in self._busy:
+                self._recheck.add(task.id)
             await self._store.tasks.update(task.id, next_poll_at=0.0, expect_status=[task.status])
             self.wake()
         elif task.status.final:
@@ -112,15 +117,36 @@ class TaskTracker:
                 state = await self._client.get_task(task.upstream_id)
             except EvolinkError as exc:
                 log.warning("task %s: query failed: %s", task.id, exc)
-                await self._store.tasks.update(
+                await self._retry_later(task)
+                return
+            if state.id != task.upstream_id:
+                # Never take another task's state (and its video) for this one.
+                log.warning(
+                    "task %s: the query for %s answered about %s; ignored",
                     task.id,
-                    next_poll_at=self._clock() + self._interval * 2,
-                    expect_status=[task.status],
+                    task.upstream_id,
+                    state.id[:80],
                 )
+                await self._retry_later(task)
                 return
             await self.apply(task, state)
         finally:
             self._busy.discard(task_id)
+            if task_id in self._recheck:
+                self._recheck.discard(task_id)
+                await self._store.tasks.update(
+                    task_id,
+                    next_poll_at=0.0,
+                    expect_status=[TaskStatus.PENDING, TaskStatus.PROCESSING],
+                )
+                self.wake()
+
+    async def _retry_later(self, task: Task) -> None:
+        await self._store.tasks.update(
+            task.id,
+            next_poll_at=self._clock() + self._interval * 2,
+            expect_status=[task.status],
+        )
 
     async def apply(self, task: Task, state: VideoTask) -> None:
         """Record what the task query said; a final state goes on to delivery."""
@@ -159,7 +185,7 @@ class TaskTracker:
         self._background.spawn(self._deliverer.deliver(task_id), name=f"deliver-{task_id}")
 
     async def _give_up(self, task: Task) -> None:
-        minutes = round(self._deadline / 60)
+        minutes = max(1, round(self._deadline / 60))  # "within 0 minutes" would make no sense
         if await self._store.tasks.update(
             task.id,
             status=TaskStatus.FAILED,

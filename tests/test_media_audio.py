@@ -10,8 +10,8 @@ import pytest
 
 from bot import limits
 from bot.media.audio import AudioResult, normalise_audio
-from bot.media.images import Change, MediaRejected
 from bot.media.probe import probe
+from bot.media.results import Change, MediaRejected
 from tests.mediagen import (
     image_bytes,
     write_audio,

@@ -7,15 +7,15 @@ from pathlib import Path
 import av
 import pytest
 
-from bot.media.images import MediaRejected
+from bot.media.files import check_stem
 from bot.media.probe import (
     MAX_DECODE_SIDE,
     audio_label,
-    check_stem,
     codec_label,
     container_label,
     probe,
 )
+from bot.media.results import MediaRejected
 from tests.mediagen import (
     image_bytes,
     write_audio,

@@ -17,8 +17,8 @@ from PIL import Image
 
 from bot import limits
 from bot.media import video
-from bot.media.images import Change, MediaRejected
 from bot.media.probe import probe
+from bot.media.results import Change, MediaRejected
 from bot.media.video import VideoResult, normalise_video
 from tests.mediagen import (
     image_bytes,

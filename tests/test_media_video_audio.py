@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from bot.media.images import MediaRejected
+from bot.media.results import MediaRejected
 from bot.media.video_audio import (
     SAMPLE_RATE,
     add_silent_audio,

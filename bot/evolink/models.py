@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot import limits
 
@@ -60,7 +68,25 @@ class GenerationRequest(BaseModel):
 
 
 class _Lenient(BaseModel):
+    """An answer of the API: extra fields are kept, and an optional field of an unexpected shape
+    is dropped (its default stands) rather than the whole answer refused. A completed task must
+    not go unseen because, say, `usage` came as null."""
+
     model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _drop_odd_fields(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            if not isinstance(data, dict):
+                raise
+            optional = {n for n, f in cls.model_fields.items() if not f.is_required()}
+            odd = {e["loc"][0] for e in exc.errors() if e["loc"] and e["loc"][0] in optional}
+            if not odd:
+                raise
+            return handler({k: v for k, v in data.items() if k not in odd})
 
 
 class TaskInfo(_Lenient):
@@ -105,6 +131,21 @@ class VideoTask(_Lenient):
     usage: Usage = Field(default_factory=Usage)
     results: list[str] = Field(default_factory=list)
     error: TaskError | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        status = data.get("status")
+        if isinstance(status, str):
+            data["status"] = status.strip().lower()
+        elif "status" in data:
+            del data["status"]  # unknown: keep polling
+        if isinstance(data.get("error"), str):
+            data["error"] = {"message": data["error"]}
+        return data
 
     @field_validator("progress", mode="before")
     @classmethod

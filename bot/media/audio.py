@@ -38,17 +38,15 @@ from bot.limits import (
     AUDIO_MIN_SECONDS,
     AUDIO_TOTAL_SECONDS,
 )
-from bot.media.images import Change, MediaRejected
+from bot.media.files import atomic_copy, check_stem, partial_path
 from bot.media.probe import (
     TRIM_NOTICE_SECONDS,
-    atomic_copy,
     audio_label,
-    check_stem,
     codec_label,
     container_label,
-    partial_path,
     probe,
 )
+from bot.media.results import Change, MediaRejected
 
 __all__ = ["AudioResult", "normalise_audio"]
 

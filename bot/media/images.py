@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import struct
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any, Final
@@ -31,6 +30,8 @@ from bot.limits import (
     IMAGE_MAX_SIDE,
     IMAGE_MIN_SIDE,
 )
+from bot.media.files import atomic_copy, partial_path
+from bot.media.results import Change, MediaRejected
 
 
 def _register_heif() -> bool:
@@ -162,51 +163,6 @@ _DECODE_ERRORS: Final = (
 
 
 @dataclass(frozen=True)
-class Change:
-    """One thing the bot fixed in a file; rendered to words elsewhere.
-
-    Codes and their params:
-
-    - ``converted``: ``from``, ``to`` (formats; ``MPO`` is reported as ``JPEG``), plus
-      ``animated=1`` when only the first frame was kept and ``colour="CMYK"`` for CMYK JPEGs.
-    - ``rotated``: ``orientation`` (the EXIF value that was applied, 2-8).
-    - ``padded``: ``from``, ``to`` (``"W×H"``, before any scaling).
-    - ``downscaled`` / ``upscaled``: ``from``, ``to`` (``"W×H"``).
-    - ``metadata_removed``: ``kinds`` (e.g. ``"EXIF, GPS, XMP"``).
-    - ``compressed``: ``quality`` (only when the file had to be re-encoded below the default
-      quality to fit IMAGE_MAX_BYTES).
-    """
-
-    code: str
-    params: dict[str, str | int | float] = field(default_factory=dict, hash=False)
-
-
-class MediaRejected(Exception):
-    """The file cannot be used; rendered to words elsewhere.
-
-    Codes: ``not_an_image``; ``corrupt``; ``too_small`` (``width``, ``height``, ``min``);
-    ``too_many_pixels`` (``width``, ``height``, ``max`` pixels; width and height are ``"?"`` if
-    the header cannot be read without tripping Pillow's own check); ``too_big`` (``size``,
-    ``limit``, in bytes).
-    """
-
-    def __init__(self, code: str, **params: str | int | float) -> None:
-        super().__init__(code, params)
-        self.code = code
-        self.params: dict[str, str | int | float] = dict(params)
-
-    def __str__(self) -> str:
-        if not self.params:
-            return self.code
-        details = ", ".join(f"{k}={v}" for k, v in self.params.items())
-        return f"{self.code} ({details})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword params are not in self.args, so the default pickling would lose them.
-        return (type(self), (self.code,), self.__dict__)
-
-
-@dataclass(frozen=True)
 class ImageResult:
     """The file to send upstream and what was done to get it."""
 
@@ -264,7 +220,7 @@ def normalise_image(src: Path, dest_dir: Path, *, stem: str) -> ImageResult:
         decoded = _decode(src, src_size)
     if isinstance(decoded, _Passthrough):
         path = dest_dir / f"{stem}{_EXTENSIONS[decoded.format]}"
-        _atomic_copy(src, path)
+        atomic_copy(src, path)
         return _result(path, decoded.format, decoded.size, (), src_size)
 
     image, source = decoded
@@ -553,7 +509,7 @@ def _save(
     size = 0
     for out_format, options, quality in attempts:
         path = dest_dir / f"{stem}{_EXTENSIONS[out_format]}"
-        tmp = _partial(path)
+        tmp = partial_path(path)
         try:
             image.save(tmp, format=out_format, **options, **extra)
             size = tmp.stat().st_size
@@ -563,21 +519,6 @@ def _save(
         finally:
             tmp.unlink(missing_ok=True)
     raise MediaRejected("too_big", size=size, limit=IMAGE_MAX_BYTES)
-
-
-def _atomic_copy(src: Path, dest: Path) -> None:
-    tmp = _partial(dest)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _partial(path: Path) -> Path:
-    # Written next to the destination and renamed into place, so a half-written file is never
-    # served at the final name.
-    return path.with_name(f".{path.name}.part")
 
 
 def _result(

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.media.images import MediaRejected, normalise_image
+from bot.media.images import normalise_image
 from bot.media.probe import Probe
+from bot.media.results import MediaRejected
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,6 @@ case nothing is decoded and the rotation is reported as 0.
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -24,21 +22,18 @@ from av.stream import Disposition
 from av.video.stream import VideoStream
 from PIL import Image, UnidentifiedImageError
 
-from bot.media.images import MediaRejected
+from bot.media.results import MediaRejected
 
 __all__ = [
     "MAX_DECODE_PIXELS",
     "MAX_DECODE_SIDE",
     "TRIM_NOTICE_SECONDS",
     "Probe",
-    "atomic_copy",
     "audio_label",
-    "check_stem",
     "codec_label",
     "container_label",
     "is_picture_demuxer",
     "main_video_stream",
-    "partial_path",
     "probe",
 ]
 
@@ -314,26 +309,3 @@ def audio_label(demuxer: str, codec: str, *, brand: str = "") -> str:
     if name == container or (container == "WAV" and name == "PCM"):
         return container
     return f"{container}/{name}"
-
-
-def check_stem(stem: str) -> None:
-    """Refuse an output stem that is not a plain file name (a caller bug, so ValueError)."""
-    if not stem or stem != Path(stem).name or stem.startswith("."):
-        raise ValueError(f"stem must be a plain file name, got {stem!r}")
-
-
-def partial_path(path: Path) -> Path:
-    """Where ``path`` is written before being renamed into place."""
-    # Next to the destination, so the rename is atomic and a half-written file is never served
-    # at the final name.
-    return path.with_name(f".{path.name}.part")
-
-
-def atomic_copy(src: Path, dest: Path) -> None:
-    """Copy ``src`` to ``dest`` byte for byte, via a temporary name."""
-    tmp = partial_path(dest)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -62,21 +62,19 @@ from bot.limits import (
     VIDEO_MIN_SECONDS,
     VIDEO_TOTAL_SECONDS,
 )
-from bot.media.images import Change, MediaRejected
+from bot.media.files import atomic_copy, check_stem, partial_path
 from bot.media.probe import (
     MAX_DECODE_PIXELS,
     MAX_DECODE_SIDE,
     TRIM_NOTICE_SECONDS,
     Probe,
-    atomic_copy,
-    check_stem,
     codec_label,
     container_label,
     is_picture_demuxer,
     main_video_stream,
-    partial_path,
     probe,
 )
+from bot.media.results import Change, MediaRejected
 
 __all__ = [
     "OUTPUT_LABEL",

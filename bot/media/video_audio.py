@@ -19,7 +19,7 @@ from av.container import OutputContainer
 from av.packet import Packet
 from av.video.stream import VideoStream
 
-from bot.media.images import MediaRejected
+from bot.media.results import MediaRejected
 
 __all__ = ["SAMPLE_RATE", "add_silent_audio", "ensure_audio_track", "has_audio_stream"]
 

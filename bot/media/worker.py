@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bot.media.images import MediaRejected
+from bot.media.results import MediaRejected
 
 # Address-space cap for the child: far above what a 1080p transcode needs, far below the machine.
 MEMORY_LIMIT_BYTES = 3 * 1024**3
