@@ -21,6 +21,7 @@ from bot.drafts import DraftService
 from bot.evolink import EvolinkClient, EvolinkError
 from bot.history import HistoryService
 from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
+from bot.janitor import Janitor
 from bot.media.jobs import MediaJobs
 from bot.messenger import Messenger
 from bot.references import ReferenceProcessor
@@ -52,6 +53,7 @@ class Services:
     drafts: DraftService
     submitter: Submitter
     access: AccessPolicy
+    janitor: Janitor
     history: HistoryService
     settings_menu: SettingsMenu
     tracker: TaskTracker
@@ -214,6 +216,9 @@ def build_services(settings: Settings, application: BotApplication, *, clock: Cl
         drafts=drafts,
         submitter=submitter,
         access=access,
+        janitor=Janitor(
+            store=store, media_dir=settings.media_dir, tmp_dir=settings.tmp_dir, clock=clock
+        ),
         history=HistoryService(store=store, bot=bot),
         settings_menu=SettingsMenu(store=store, defaults=Options()),
         tracker=tracker,
@@ -242,13 +247,23 @@ def _s3_host(settings: Settings, *, clock: Clock) -> MediaHost:
 
 async def post_init(application: BotApplication) -> None:
     """Open resources and resume unfinished work before the first update is handled."""
-    await application.bot_data.services.start()
+    services = application.bot_data.services
+    await services.start()
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(
+        sweep, interval=services.settings.cleanup_interval_seconds, first=1.0, name="clean-up"
+    )
     for lang in LANGUAGES:
         commands = [BotCommand(name, t(lang, f"command_{name}")) for name in COMMAND_NAMES]
         # English is also the menu for every language the bot does not speak.
         await application.bot.set_my_commands(
             commands, language_code=None if lang == "en" else lang
         )
+
+
+async def sweep(context: BotContext) -> None:
+    """The periodic clean-up job."""
+    await context.bot_data.services.janitor.sweep()
 
 
 async def post_shutdown(application: BotApplication) -> None:

@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(default=60.0, gt=0)
     album_quiet_seconds: float = Field(default=1.5, ge=0)
     media_timeout_seconds: float = Field(default=180.0, gt=0)
+    cleanup_interval_seconds: float = Field(default=600.0, gt=0)
 
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()

@@ -316,3 +316,21 @@ async def test_drafts_of_two_users_never_mix(
     await store.open()
     assert len(await store.tasks.running_for(ChatKey(chat_id=BOB, user_id=BOB))) == 1
     await store.close()
+
+
+async def test_reference_files_are_removed_after_delivery(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot(cleanup_interval_seconds=0.3, media_hosting="local")
+    await _draft_and_generate(bot, ALICE)
+    submission = await evolink.wait_for_submission()
+    media = bot.data_dir / "media"
+    assert any(media.rglob("*.jpg"))  # served to the upstream while the task runs
+    await evolink.complete(submission.task_id)
+    await bot.video_in(ALICE)
+    for _ in range(50):
+        if not any(media.rglob("*.*")):
+            break
+        await asyncio.sleep(0.1)
+    assert not any(media.rglob("*.*"))
+    assert not any((bot.data_dir / "tmp").glob("*"))

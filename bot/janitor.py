@@ -1,0 +1,97 @@
+"""Clean-up: media of finished drafts, stale drafts, half-written temp files, old group media."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage import Store
+from storage.db import Clock
+
+log = logging.getLogger(__name__)
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What one sweep removed."""
+
+    drafts_cleaned: int
+    drafts_expired: int
+    temp_files: int
+    group_media: int
+
+
+class Janitor:
+    """Removes files nobody needs any more; what a task might still need is left alone."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        media_dir: Path,
+        tmp_dir: Path,
+        draft_ttl_seconds: float = 7 * DAY,
+        clock: Clock = time.time,
+    ) -> None:
+        self._store = store
+        self._media_dir = media_dir
+        self._tmp_dir = tmp_dir
+        self._draft_ttl = draft_ttl_seconds
+        self._clock = clock
+
+    async def sweep(self) -> SweepResult:
+        """One pass over everything; safe to run at any time, and again."""
+        now = self._clock()
+        expired = await self._store.db.write(
+            "UPDATE drafts SET state = 'cancelled', updated_at = ?"
+            " WHERE state = 'open' AND updated_at < ?",
+            (now, now - self._draft_ttl),
+        )
+        cleaned = 0
+        for draft_id in await self._finished_drafts(now):
+            await asyncio.to_thread(shutil.rmtree, self._media_dir / f"d{draft_id}", True)
+            await self._store.db.write(
+                "UPDATE refs SET local_path = NULL WHERE draft_id = ?", (draft_id,)
+            )
+            cleaned += 1
+        temp = await asyncio.to_thread(self._remove_old_temp_files, now - HOUR)
+        group = await self._store.group_media.prune(now - 2 * DAY)
+        result = SweepResult(cleaned, expired, temp, group)
+        if any((cleaned, expired, temp, group)):
+            log.info("clean-up: %s", result)
+        return result
+
+    async def _finished_drafts(self, now: float) -> list[int]:
+        """Drafts with files on disk that no task can still need."""
+        rows = await self._store.db.fetchall(
+            "SELECT DISTINCT d.id FROM drafts d JOIN refs r ON r.draft_id = d.id"
+            " WHERE r.local_path IS NOT NULL AND d.state IN ('submitted', 'cancelled')"
+            " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.draft_id = d.id AND ("
+            "   t.status IN ('preparing', 'submitting', 'pending', 'processing')"
+            # The upstream may still be fetching the files of a submit we could not confirm.
+            "   OR (t.status = 'unknown' AND t.updated_at > ?)"
+            "   OR (t.status IN ('completed', 'failed', 'cancelled')"
+            "       AND t.delivery IN ('none', 'sending'))))",
+            (now - DAY,),
+        )
+        return [int(row[0]) for row in rows]
+
+    def _remove_old_temp_files(self, before: float) -> int:
+        if not self._tmp_dir.exists():
+            return 0
+        removed = 0
+        for path in self._tmp_dir.iterdir():
+            try:
+                if path.is_file() and path.stat().st_mtime < before:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
