@@ -38,6 +38,7 @@ def register(application: BotApplication) -> None:
         (["history"], commands.history),
         (["settings"], commands.settings),
         (["balance"], commands.balance),
+        (["stats"], commands.stats),
     ):
         application.add_handler(CommandHandler(names, callback, filters=_NEW_MESSAGE))
     application.add_handler(CallbackQueryHandler(buttons.draft_button, pattern=r"^d:\d+:"))

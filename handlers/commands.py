@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.app import BotContext
+from bot.stats import stats_text
 from bot.status import status_text
 from bot.texts import t
 from handlers.common import chat_key, is_group_admin, is_private, language, message_of
@@ -79,6 +80,17 @@ async def settings(update: Update, context: BotContext) -> None:
     await message_of(update).reply_text(
         menu.text(lang, scope, opts), reply_markup=menu.keyboard(lang, scope, target, opts)
     )
+
+
+async def stats(update: Update, context: BotContext) -> None:
+    """Today's numbers, for the bot's admins only (others get the help text)."""
+    services = context.bot_data.services
+    key = chat_key(update)
+    if not services.access.is_admin(key.user_id):
+        await start(update, context)
+        return
+    text = await stats_text(services.store, now=services.store.db.clock())
+    await message_of(update).reply_text(text)
 
 
 async def balance(update: Update, context: BotContext) -> None:

@@ -359,3 +359,21 @@ async def test_cancel_explains_that_a_running_video_cannot_be_stopped(
     await evolink.wait_for_submission()
     telegram.send_text(ALICE, ALICE, "/cancel")
     await bot.reply_to(ALICE, text_contains="no way to stop it")
+
+
+async def test_stats_are_for_admins(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot(admin_user_ids=str(BOB))
+    telegram.send_photo(ALICE, ALICE, image_bytes(800, 600), caption="counted")
+    await bot.reply_to(ALICE, text_contains="image 1")
+    telegram.send_text(ALICE, ALICE, "/generate")
+    submission = await evolink.wait_for_submission()
+    await evolink.fail(submission.task_id, code="content_policy_violation")
+    await bot.reply_to(ALICE, text_contains="content policy")
+    telegram.send_text(ALICE, ALICE, "/stats")
+    await bot.reply_to(ALICE, text_contains="/generate")  # not an admin: the help text
+    telegram.send_text(BOB, BOB, "/stats")
+    report = await bot.reply_to(BOB, text_contains="Today (UTC): 1 tasks from 1 users")
+    assert "content_policy_violation: 1" in report.text
+    assert "Credits reserved today: 6" in report.text
