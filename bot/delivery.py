@@ -73,16 +73,18 @@ class Deliverer:
             return
         task = await self._store.tasks.get(task_id)
         assert task is not None
-        if task.status is TaskStatus.COMPLETED and task.result_url:
-            outcome, message_id, file_id = await self._send_video(task, task.result_url)
-        else:
-            message_id = await self._messenger.send_or_edit(
-                task.key,
-                task.status_message_id,
-                failure_text(task),
-                reply_to=task.request_message_id,
-            )
-            outcome, file_id = Delivery.DELIVERED, None
+        try:
+            if task.status is TaskStatus.COMPLETED and task.result_url:
+                outcome, message_id, file_id = await self._send_video(task, task.result_url)
+            else:
+                outcome, message_id, file_id = await self._send_failure(task)
+        except Exception as exc:
+            # Whatever went wrong, the task must not stay "sending" until the next restart.
+            log.exception("task %s: delivery failed unexpectedly", task_id)
+            if task.result_url:
+                outcome, message_id, file_id = await self._uncertain(task, task.result_url, exc)
+            else:
+                outcome, message_id, file_id = Delivery.FAILED, None, None
         await self._store.tasks.update(
             task_id,
             delivery=outcome,
@@ -93,17 +95,36 @@ class Deliverer:
         log.info("task %s: outcome %s in chat %s", task_id, outcome, task.key.chat_id)
 
     async def settle_interrupted(self, task: Task) -> None:
-        """A restart found a send in flight: it may have arrived, so offer the link instead."""
+        """A restart found a send in flight: it may have arrived, so offer the link instead.
+
+        An explanation of a failure costs nothing to repeat: it is sent again, better twice
+        than never.
+        """
+        if task.status is not TaskStatus.COMPLETED or not task.result_url:
+            if await self._store.tasks.update(
+                task.id, delivery=Delivery.NONE, expect_delivery=[Delivery.SENDING]
+            ):
+                await self.deliver(task.id)
+            return
         if not await self._store.tasks.update(
             task.id, delivery=Delivery.UNCERTAIN, expect_delivery=[Delivery.SENDING]
         ):
             return
-        if task.result_url:
-            await self._messenger.send(
-                task.key,
-                t(task.language, "delivery_uncertain", url=task.result_url),
-                reply_to=task.request_message_id,
-            )
+        await self._messenger.send(
+            task.key,
+            t(task.language, "delivery_uncertain", url=task.result_url),
+            reply_to=task.request_message_id,
+        )
+
+    async def _send_failure(self, task: Task) -> tuple[Delivery, int | None, str | None]:
+        message_id = await self._messenger.send_or_edit(
+            task.key,
+            task.status_message_id,
+            failure_text(task),
+            reply_to=task.request_message_id,
+        )
+        # Nothing reached the chat (the bot was blocked, the chat is gone): say so in the record.
+        return (Delivery.DELIVERED if message_id is not None else Delivery.FAILED), message_id, None
 
     async def _send_video(self, task: Task, url: str) -> tuple[Delivery, int | None, str | None]:
         caption = t(

@@ -6,7 +6,7 @@ import logging
 
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from storage.models import ChatKey
 
@@ -42,7 +42,9 @@ class Messenger:
         except Forbidden:
             log.info("chat %s: the bot may not write here (blocked or removed)", key.chat_id)
             return None
-        except (BadRequest, NetworkError) as exc:
+        except TelegramError as exc:
+            # Also a flood limit that outlasted the rate limiter's retries (RetryAfter), a group
+            # that became a supergroup (ChatMigrated)...: the caller records that nothing went.
             log.warning("chat %s: send failed: %s", key.chat_id, exc)
             return None
         return message.message_id

@@ -67,7 +67,8 @@ class Submitter:
             return None
         refs = await self._store.drafts.references(draft.id)
         usable = [r for r in refs if r.status is not RefStatus.REJECTED]
-        if not any(r.kind in {"image", "video"} for r in usable):
+        # A file still being read ("auto") may well be a picture: the submit checks again.
+        if not any(r.kind in {"image", "video", "auto"} for r in usable):
             await self._reply(key, language, "need_visual", request_message_id)
             return None
         if not draft.prompt.strip():
@@ -118,6 +119,16 @@ class Submitter:
         task = await self._store.tasks.get(task_id)
         if task is None or task.status is not TaskStatus.PREPARING:
             return
+        try:
+            await self._run(task)
+        except Exception:
+            # Whatever broke, the user must not wait for a video that will never come; before
+            # the submit nothing was spent, so the draft goes back.
+            log.exception("task %s: preparing the submit failed", task.id)
+            await self._refuse(task, "internal_error", code="internal", message="")
+            raise
+
+    async def _run(self, task: Task) -> None:
         await self._drafts.wait_ready(task.draft_id)
         refs = [
             r
@@ -131,7 +142,7 @@ class Submitter:
             hosted = [await self._processor.ensure_hosted(r) for r in refs]
         except EvolinkError as exc:
             log.warning("task %s: hosting failed: %s", task.id, exc)
-            await self._refuse(task, "service_down", code=exc.code, message=exc.message)
+            await self._refuse(task, "hosting_failed", code=exc.code, message=exc.message)
             return
         request = GenerationRequest(
             prompt=task.prompt,
@@ -215,7 +226,7 @@ class Submitter:
 
     async def _refuse(self, task: Task, text_key: str, *, code: str, message: str) -> None:
         """Nothing was charged: record it, give the draft back, and tell the user."""
-        await self._store.tasks.update(
+        if not await self._store.tasks.update(
             task.id,
             status=TaskStatus.REFUSED,
             error_code=code,
@@ -223,7 +234,8 @@ class Submitter:
             finished_at=self._clock(),
             delivery=Delivery.DELIVERED,
             expect_status=[TaskStatus.PREPARING, TaskStatus.SUBMITTING],
-        )
+        ):
+            return
         reopened = await self._store.drafts.reopen(task.draft_id)
         if text_key == "refused":
             text_key = "refused" if reopened else "refused_kept"

@@ -234,6 +234,11 @@ EN: Final[dict[str, str]] = {
         "your request. I won't submit it again by myself to avoid paying twice. "
         "If no video arrives within 15 minutes, send your photos and /generate again."
     ),
+    "hosting_failed": (
+        "❌ I could not upload your files for the service ({message}), so nothing was submitted. "
+        "Your draft is back – try /generate again in a few minutes. If this keeps happening, the "
+        "bot's owner can switch MEDIA_HOSTING to local or s3."
+    ),
     "internal_error": "Sorry, something went wrong on my side. Your draft is kept – please try again.",
 }
 

@@ -93,7 +93,9 @@ class TaskTracker:
         """After a restart: deliver what finished, settle sends that were cut short."""
         for task in await self._store.tasks.needing_attention():
             if task.delivery is Delivery.SENDING:
-                await self._deliverer.settle_interrupted(task)
+                self._background.spawn(
+                    self._deliverer.settle_interrupted(task), name=f"settle-{task.id}"
+                )
             elif task.status.final and task.delivery is Delivery.NONE:
                 self._background.spawn(self._deliverer.deliver(task.id), name=f"deliver-{task.id}")
         self.wake()
@@ -209,8 +211,11 @@ class TaskTracker:
             return
         credits = credits_text(task.language, task.credits_reserved, "credits_caption")
         text = t(task.language, "progress", progress=progress, credits=credits)
-        if await self._messenger.edit(task.key.chat_id, task.status_message_id, text):
-            await self._store.tasks.update(task.id, progress_shown=progress, progress_edited_at=now)
+        if not await self._messenger.edit(task.key.chat_id, task.status_message_id, text):
+            # Not tried again for the same figure: a chat that refuses edits (the bot blocked,
+            # the message deleted) would otherwise get one on every poll until the task ends.
+            log.info("task %s: progress %s%% not shown", task.id, progress)
+        await self._store.tasks.update(task.id, progress_shown=progress, progress_edited_at=now)
 
     def _next_delay(self, task: Task, state: VideoTask) -> float:
         """Poll at the interval, slower while the estimate says the end is far, with jitter."""

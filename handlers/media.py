@@ -30,7 +30,8 @@ async def media(update: Update, context: BotContext) -> None:
         if oneshot is None and not services.drafts.joins_oneshot_album(chat_key(update), incoming):
             return
     key, lang = chat_key(update), language(update)
-    draft = await services.drafts.add_media(key, lang, incoming, oneshot or message.caption)
+    caption = oneshot if oneshot is not None else message.caption
+    draft = await services.drafts.add_media(key, lang, incoming, caption)
     if oneshot is not None and draft is not None:
         services.drafts.expect_album(key, incoming)
         services.background.spawn(
