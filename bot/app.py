@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 from telegram import BotCommand
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackContext, ExtBot
+from telegram.ext import Application, ApplicationBuilder, CallbackContext, ExtBot
 from telegram.ext import ContextTypes as _ContextTypes
 
 from bot import limits
@@ -24,6 +24,7 @@ from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
 from bot.janitor import Janitor
 from bot.media.jobs import MediaJobs
 from bot.messenger import Messenger
+from bot.metrics import CountingRateLimiter, Metrics
 from bot.references import ReferenceProcessor
 from bot.settings import MediaHosting, Settings
 from bot.settings_menu import SettingsMenu
@@ -53,6 +54,7 @@ class Services:
     drafts: DraftService
     submitter: Submitter
     access: AccessPolicy
+    metrics: Metrics
     janitor: Janitor
     history: HistoryService
     settings_menu: SettingsMenu
@@ -115,7 +117,9 @@ BotApplication = Application[ExtBot[Any], BotContext, dict[Any, Any], dict[Any, 
 COMMAND_NAMES = ("generate", "settings", "status", "history", "balance", "cancel", "help")
 
 
-def build_services(settings: Settings, application: BotApplication, *, clock: Clock) -> Services:
+def build_services(
+    settings: Settings, application: BotApplication, *, clock: Clock, metrics: Metrics
+) -> Services:
     """Create every service (nothing is opened or started here)."""
     timeout = httpx.Timeout(settings.http_timeout_seconds, connect=10.0)
     http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
@@ -159,6 +163,7 @@ def build_services(settings: Settings, application: BotApplication, *, clock: Cl
         files=files,
         host=host,
         jobs=MediaJobs(timeout_seconds=settings.media_timeout_seconds),
+        metrics=metrics,
         media_dir=settings.media_dir,
         tmp_dir=settings.tmp_dir,
         clock=clock,
@@ -201,6 +206,7 @@ def build_services(settings: Settings, application: BotApplication, *, clock: Cl
         messenger=messenger,
         background=background,
         access=access,
+        metrics=metrics,
         callback_url=callback_url,
         on_submitted=tracker.wake,
         clock=clock,
@@ -216,6 +222,7 @@ def build_services(settings: Settings, application: BotApplication, *, clock: Cl
         drafts=drafts,
         submitter=submitter,
         access=access,
+        metrics=metrics,
         janitor=Janitor(
             store=store, media_dir=settings.media_dir, tmp_dir=settings.tmp_dir, clock=clock
         ),
@@ -275,6 +282,8 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> BotApp
     """The bot: a python-telegram-bot Application with our handlers and services."""
     from handlers import register  # handlers depend on bot.app's types, so import late
 
+    metrics = Metrics()
+
     application: BotApplication = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
@@ -282,13 +291,15 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> BotApp
         .base_file_url(settings.telegram_file_base_url)
         .local_mode(settings.telegram_local_mode)
         .context_types(CONTEXT_TYPES)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(CountingRateLimiter(metrics, max_retries=3))
         .media_write_timeout(300)
         .read_timeout(30)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
-    application.bot_data.services = build_services(settings, application, clock=clock)
+    application.bot_data.services = build_services(
+        settings, application, clock=clock, metrics=metrics
+    )
     register(application)
     return application

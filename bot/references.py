@@ -14,6 +14,7 @@ from bot.evolink import EvolinkError
 from bot.hosting import MediaHost
 from bot.media.jobs import MediaJobs
 from bot.media.results import MediaRejected
+from bot.metrics import Metrics
 from bot.telegram_files import DownloadError, TelegramFiles
 from storage.db import Clock
 from storage.drafts import DraftStore
@@ -39,6 +40,7 @@ class ReferenceProcessor:
         files: TelegramFiles,
         host: MediaHost,
         jobs: MediaJobs,
+        metrics: Metrics,
         media_dir: Path,
         tmp_dir: Path,
         clock: Clock = time.time,
@@ -47,6 +49,7 @@ class ReferenceProcessor:
         self._files = files
         self._host = host
         self._jobs = jobs
+        self._metrics = metrics
         self._media_dir = media_dir
         self._tmp_dir = tmp_dir
         self._clock = clock
@@ -145,6 +148,7 @@ class ReferenceProcessor:
         await self._drafts.mark_hosted(
             ref.id, url=hosted.url, hosted_id=hosted.remote_id, expires_at=hosted.expires_at
         )
+        self._metrics.media_bytes_hosted.inc(ref.size or 0)
         return await self._reference(ref.id)
 
     async def _reference(self, ref_id: int) -> Reference:

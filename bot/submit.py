@@ -13,6 +13,7 @@ from bot.drafts import DraftService
 from bot.evolink import EvolinkClient, EvolinkError, GenerationRequest, Unreachable
 from bot.evolink import errors as api
 from bot.messenger import Messenger
+from bot.metrics import Metrics
 from bot.references import ReferenceProcessor
 from bot.texts import t
 from storage import Store
@@ -35,6 +36,7 @@ class Submitter:
         messenger: Messenger,
         background: Background,
         access: AccessPolicy,
+        metrics: Metrics,
         callback_url: Callable[[str], str | None],
         on_submitted: Callable[[], None],
         clock: Clock = time.time,
@@ -46,6 +48,7 @@ class Submitter:
         self._messenger = messenger
         self._background = background
         self._access = access
+        self._metrics = metrics
         self._callback_url = callback_url
         self._on_submitted = on_submitted
         self._clock = clock
@@ -162,7 +165,8 @@ class Submitter:
         ):
             return
         try:
-            answer = await self._client.submit(request, idempotency_key=task.idempotency_key)
+            with self._metrics.submit_seconds.time():
+                answer = await self._client.submit(request, idempotency_key=task.idempotency_key)
         except Unreachable as exc:
             if exc.maybe_sent:
                 await self._unknown(task, exc)
