@@ -152,6 +152,11 @@ class Deliverer:
                 return Delivery.FAILED, None, None
             except NetworkError as exc:
                 return await self._uncertain(task, url, exc)
+            except TelegramError as exc:
+                # Refused outright (a flood limit that outlasted the retries, a group that became
+                # a supergroup...): nothing was sent, so the link is offered instead.
+                log.warning("task %s: Telegram refused the video: %s", task.id, exc)
+                return await self._failed_with_link(task, url)
             else:
                 return await self._delivered(task, message)
         try:
@@ -206,12 +211,7 @@ class Deliverer:
             return await self._delivered(task, message)
         except (TelegramError, httpx.HTTPError, OSError) as exc:
             log.warning("task %s: upload failed: %s", task.id, exc)
-            message_id = await self._messenger.send(
-                task.key,
-                t(task.language, "delivery_failed", url=url),
-                reply_to=task.request_message_id,
-            )
-            return Delivery.FAILED, message_id, None
+            return await self._failed_with_link(task, url)
         finally:
             download.unlink(missing_ok=True)
             if prepared is not None and prepared != download:
@@ -236,6 +236,16 @@ class Deliverer:
         await self._finish_status(task)
         file_id = message.video.file_id if message.video else None
         return Delivery.DELIVERED, message.message_id, file_id
+
+    async def _failed_with_link(
+        self, task: Task, url: str
+    ) -> tuple[Delivery, int | None, str | None]:
+        message_id = await self._messenger.send(
+            task.key,
+            t(task.language, "delivery_failed", url=url),
+            reply_to=task.request_message_id,
+        )
+        return Delivery.FAILED, message_id, None
 
     async def _uncertain(
         self, task: Task, url: str, exc: Exception

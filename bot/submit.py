@@ -143,6 +143,10 @@ class Submitter:
             return
         try:
             hosted = [await self._processor.ensure_hosted(r) for r in refs]
+        except (api.Unauthorized, api.Forbidden) as exc:
+            self._log_key_refused(exc)
+            await self._refuse(task, "service_auth", code=exc.code, message=exc.message)
+            return
         except EvolinkError as exc:
             log.warning("task %s: hosting failed: %s", task.id, exc)
             await self._refuse(task, "hosting_failed", code=exc.code, message=exc.message)
@@ -177,9 +181,7 @@ class Submitter:
             await self._unknown(task, exc)
             return
         except (api.Unauthorized, api.Forbidden) as exc:
-            log.error(
-                "Evolink refused the API key (%s %s): check EVOLINK_API_KEY", exc.status, exc.code
-            )
+            self._log_key_refused(exc)
             await self._refuse(task, "service_auth", code=exc.code, message=exc.message)
             return
         except api.QuotaExceeded as exc:
@@ -245,6 +247,12 @@ class Submitter:
             text_key = "refused" if reopened else "refused_kept"
         text = t(task.language, text_key, message=_plain(message))
         await self._messenger.send_or_edit(task.key, task.status_message_id, text)
+
+    @staticmethod
+    def _log_key_refused(exc: EvolinkError) -> None:
+        log.error(
+            "Evolink refused the API key (%s %s): check EVOLINK_API_KEY", exc.status, exc.code
+        )
 
     async def _unknown(self, task: Task, exc: BaseException) -> None:
         log.warning("task %s: submit outcome unknown: %s", task.id, exc)

@@ -41,11 +41,15 @@ def register(application: BotApplication) -> None:
         (["stats"], commands.stats),
     ):
         application.add_handler(CommandHandler(names, callback, filters=_NEW_MESSAGE))
-    application.add_handler(CallbackQueryHandler(buttons.draft_button, pattern=r"^d:\d+:"))
-    application.add_handler(
-        CallbackQueryHandler(buttons.settings_button, pattern=r"^s:[ug]:-?\d+:")
-    )
-    application.add_handler(CallbackQueryHandler(buttons.history_button, pattern=r"^h:\d+:"))
+    # Button data comes back from the client: an id too long for SQLite's integers never matches.
+    for callback, pattern in (
+        (buttons.draft_button, r"^d:\d{1,18}:"),
+        (buttons.settings_button, r"^s:[ug]:-?\d{1,18}:"),
+        (buttons.history_button, r"^h:\d{1,18}:"),
+    ):
+        application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
+    # Any other button (an old keyboard, forged data) is answered, so no spinner hangs.
+    application.add_handler(CallbackQueryHandler(buttons.stale_button))
     application.add_handler(MessageHandler(_NEW_MESSAGE & _MEDIA, media.media))
     application.add_handler(
         MessageHandler(

@@ -84,6 +84,11 @@ async def history_button(update: Update, context: BotContext) -> None:
     await query.answer(t(lang, "history_resent" if sent else "history_gone"))
 
 
+async def stale_button(update: Update, context: BotContext) -> None:
+    """A button the bot no longer knows: stop the spinner, change nothing."""
+    await _query(update).answer(t(language(update), "draft_closed"))
+
+
 def _query(update: Update) -> CallbackQuery:
     query = update.callback_query
     assert query is not None
