@@ -33,6 +33,7 @@ from bot.submit import Submitter
 from bot.telegram_files import TelegramFiles
 from bot.texts import LANGUAGES, t
 from bot.tracker import TaskTracker
+from bot.update_order import PerChatUpdateProcessor
 from storage import Database, Store
 from storage.db import Clock
 from storage.models import Options
@@ -291,6 +292,7 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> BotApp
         .base_file_url(settings.telegram_file_base_url)
         .local_mode(settings.telegram_local_mode)
         .context_types(CONTEXT_TYPES)
+        .concurrent_updates(PerChatUpdateProcessor())
         .rate_limiter(CountingRateLimiter(metrics, max_retries=3))
         .media_write_timeout(300)
         .read_timeout(30)

@@ -334,3 +334,17 @@ async def test_reference_files_are_removed_after_delivery(
         await asyncio.sleep(0.1)
     assert not any(media.rglob("*.*"))
     assert not any((bot.data_dir / "tmp").glob("*"))
+
+
+async def test_a_slow_upstream_call_for_one_user_does_not_freeze_the_others(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    evolink.set_delay("/v1/credits", 3)
+    bot = await make_bot()
+    telegram.send_text(ALICE, ALICE, "/balance")
+    await asyncio.sleep(0.3)
+    started = time.monotonic()
+    telegram.send_text(BOB, BOB, "/help")
+    await bot.reply_to(BOB, text_contains="/generate")
+    assert time.monotonic() - started < 2
+    await bot.reply_to(ALICE, text_contains="Credits left")
