@@ -1,0 +1,56 @@
+"""The bot, ``python -m bot``, with its rate limiter switched off when BENCH_RATE_LIMITER=off.
+
+bot.app.build_application builds its own AIORateLimiter (a subclass of it, counting flood
+waits); there is no setting to change it. To measure the bot's own cost per update without
+Telegram's 30 messages/s ceiling, AIORateLimiter.process_request is replaced by a pass-through
+(subclasses inherit it) before the bot starts. Should the bot ever use a limiter that is not an
+AIORateLimiter, start-up stops here with a message rather than measure the wrong thing.
+``shipped`` (the default) changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from telegram.ext import AIORateLimiter, ApplicationBuilder
+
+from bot.__main__ import main
+
+MODE = os.environ.get("BENCH_RATE_LIMITER", "shipped")
+
+
+def switch_off() -> None:
+    """Every AIORateLimiter lets every request through at once."""
+
+    async def process_request(
+        self: AIORateLimiter,
+        callback: Any,
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        return await callback(*args, **kwargs)
+
+    AIORateLimiter.process_request = process_request  # type: ignore[method-assign]
+    original = ApplicationBuilder.rate_limiter
+
+    def rate_limiter(self: Any, limiter: Any) -> Any:
+        if not isinstance(limiter, AIORateLimiter):
+            raise SystemExit(
+                f"bench._bot_child: the bot's rate limiter is a {type(limiter).__name__}, "
+                "not an AIORateLimiter: cannot switch it off"
+            )
+        return original(self, limiter)
+
+    ApplicationBuilder.rate_limiter = rate_limiter  # type: ignore[method-assign,assignment]
+
+
+if __name__ == "__main__":
+    if MODE == "off":
+        switch_off()
+    elif MODE != "shipped":
+        raise SystemExit(f"bench._bot_child: unknown BENCH_RATE_LIMITER {MODE!r}")
+    main()

@@ -1,0 +1,58 @@
+"""The benchmarks still run: each bench module in a tiny configuration, so none can rot.
+
+Figures are not judged here beyond being positive numbers; `python -m bench` measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import math
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bench import idle, latency, throughput
+from bench import media as media_bench
+from bench._common import Result
+from tests.mediagen import image_bytes
+
+pytestmark = pytest.mark.e2e
+
+
+def _check(result: Result) -> None:
+    assert result.text.strip()
+    assert result.figures
+    for name, value in result.figures.items():
+        assert math.isfinite(value), f"{name} = {value}"
+        assert value > 0, f"{name} = {value}"
+
+
+async def test_latency_idle_and_throughput_benches_run() -> None:
+    # Side by side (each has its own fakes, bots and ports), so the three take seconds, not tens.
+    names = ("latency", "idle", "throughput")
+    outcomes = await asyncio.gather(
+        latency.run(latency.Config.tiny()),
+        idle.run(idle.Config.tiny()),
+        throughput.run(throughput.Config.tiny()),
+        return_exceptions=True,
+    )
+    failed = {n: o for n, o in zip(names, outcomes, strict=True) if isinstance(o, BaseException)}
+    assert not failed, failed
+    for outcome in outcomes:
+        assert isinstance(outcome, Result)
+        _check(outcome)
+
+
+def test_media_bench_sides_run(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make: the bot strips it, so both sides re-encode
+    src = tmp_path / "photo.jpg"
+    Image.open(io.BytesIO(image_bytes(640, 480))).save(src, format="JPEG", exif=exif.tobytes())
+    (tmp_path / "bot").mkdir()
+    (tmp_path / "bare").mkdir()
+    target = media_bench.run_bot("image", src, tmp_path / "bot", 15.0)
+    media_bench.run_bare("image", src, tmp_path / "bare", target)
+    assert Path(target["path"]).stat().st_size > 0
+    assert (tmp_path / "bare" / "bare.jpg").stat().st_size > 0
