@@ -15,6 +15,7 @@ from telegram import Update
 from telegram.error import NetworkError
 
 from bot.app import BotApplication, build_application
+from bot.health import Health
 from bot.settings import Settings
 from bot.telegram_webhook import enqueue_into, webhook_route
 from bot.web import create_web_app
@@ -45,6 +46,8 @@ async def serve(
         store=services.store,
         local_host=services.local_host,
         on_callback=services.tracker.hint,
+        health=Health(store=services.store, client=services.evolink),
+        metrics=services.metrics,
         telegram_webhook=webhook_route(
             settings.webhook_path,
             secret=settings.webhook_secret,

@@ -141,7 +141,7 @@ class Settings(BaseSettings):
         path = parts.path or "/"
         if not re.fullmatch(r"/[A-Za-z0-9/_.~-]*", path):
             raise ValueError("its path may hold only letters, digits and / _ . ~ -")
-        if path.rstrip("/") in ("/healthz", "/media", "/callbacks") or path.startswith(
+        if path.rstrip("/") in ("/healthz", "/metrics", "/media", "/callbacks") or path.startswith(
             _RESERVED_PREFIXES
         ):
             raise ValueError(f"path {path} is taken by the bot's web server; use e.g. /telegram")

@@ -10,7 +10,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.health import Health
 from bot.hosting import LocalHost
+from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.metrics import Metrics
 from storage import Store
 from storage.models import Task
 
@@ -26,6 +29,8 @@ def create_web_app(
     store: Store,
     local_host: LocalHost | None,
     on_callback: Callable[[Task], Awaitable[None]],
+    health: Health | None = None,
+    metrics: Metrics | None = None,
     telegram_webhook: Route | None = None,
 ) -> Starlette:
     """The starlette app; `local_host` is None unless media are served from here.
@@ -34,13 +39,22 @@ def create_web_app(
     """
 
     async def healthz(request: Request) -> Response:
-        """Liveness: the process answers and the database can be read."""
-        try:
-            await store.db.fetchone("SELECT 1")
-        except Exception:
-            log.exception("health check: database unavailable")
-            return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
+        """Liveness: the loop turns and the database can be read; Evolink's state is reported."""
+        if health is None:
+            try:
+                await store.db.fetchone("SELECT 1")
+            except Exception:
+                log.exception("health check: database unavailable")
+                return JSONResponse({"status": "error", "database": "unavailable"}, 503)
+            return JSONResponse({"status": "ok"})
+        alive, details = await health.report()
+        return JSONResponse(details, status_code=200 if alive else 503)
+
+    async def metrics_route(request: Request) -> Response:
+        """Prometheus exposition."""
+        if metrics is None:
+            return NOT_FOUND
+        return Response(await metrics.render(store), media_type=METRICS_CONTENT_TYPE)
 
     async def media(request: Request) -> Response:
         """A reference file, for whoever holds a valid signed URL."""
@@ -73,6 +87,7 @@ def create_web_app(
     return Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics_route, methods=["GET"]),
             Route("/media/{expires}/{signature}/{path:path}", media, methods=["GET", "HEAD"]),
             Route("/callbacks/evolink/{secret}", evolink_callback, methods=["POST"]),
             *([telegram_webhook] if telegram_webhook is not None else []),

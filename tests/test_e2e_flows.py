@@ -6,6 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from storage import Database, Store
@@ -348,3 +349,30 @@ async def test_a_slow_upstream_call_for_one_user_does_not_freeze_the_others(
     await bot.reply_to(BOB, text_contains="/generate")
     assert time.monotonic() - started < 2
     await bot.reply_to(ALICE, text_contains="Credits left")
+
+
+async def test_health_and_metrics(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot()
+    base = f"http://127.0.0.1:{bot.port}"
+    async with httpx.AsyncClient() as http:
+        first = (await http.get(f"{base}/healthz")).json()
+        assert first["status"] == "ok"
+        assert first["database"] == "ok"
+        for _ in range(50):  # the upstream check runs in the background
+            health = (await http.get(f"{base}/healthz")).json()
+            if health["upstream"] != "unknown":
+                break
+            await asyncio.sleep(0.05)
+        assert health["upstream"] == "ok"
+        await _draft_and_generate(bot, ALICE)
+        submission = await evolink.wait_for_submission()
+        await evolink.complete(submission.task_id)
+        await bot.video_in(ALICE)
+        await asyncio.sleep(0.3)
+        text = (await http.get(f"{base}/metrics")).text
+    assert 'seedance_tasks{delivery="delivered",status="completed"} 1.0' in text
+    assert "seedance_submit_seconds_count 1.0" in text
+    assert "seedance_media_bytes_hosted_total" in text
+    assert telegram.token not in text
