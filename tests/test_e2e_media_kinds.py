@@ -176,3 +176,21 @@ async def test_a_mixed_album_arriving_out_of_order_is_numbered_as_sent(
     telegram.send_text(ALICE, ALICE, "/generate")
     submission = await evolink.wait_for_submission(timeout=30)
     assert [r.width for r in submission.references if r.kind == "image"] == [700, 710]
+
+
+async def test_a_local_bot_api_server_lifts_the_20_mb_limit(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path
+) -> None:
+    telegram.local_mode = True
+    bot = await make_bot(telegram_local_mode=True)
+    big = sound(tmp_path, "long.wav", seconds=250, codec="pcm_s16le")  # about 22 MB
+    assert len(big) > 20 * 1024 * 1024
+    telegram.send_photo(ALICE, ALICE, image_bytes(900, 900), caption="with a long song")
+    telegram.send_document(ALICE, ALICE, big, file_name="long.wav")
+    summary = await bot.reply_to(ALICE, text_contains="image 1, audio 1", timeout=60)
+    assert "trimmed" in summary.text
+    telegram.send_text(ALICE, ALICE, "/generate")
+    submission = await evolink.wait_for_submission(timeout=30)
+    audio = submission.references[1]
+    assert audio.kind == "audio"
+    assert audio.duration is not None and audio.duration <= 15
