@@ -28,7 +28,7 @@ def main() -> None:
     for s3_secret in (settings.s3_secret_access_key, settings.s3_access_key_id):
         if s3_secret is not None:
             secrets.append(s3_secret.get_secret_value())
-    configure_logging(settings.log_level, secrets)
+    configure_logging(settings.log_level, secrets, json_lines=settings.log_format == "json")
     asyncio.run(serve(settings, handle_signals=True))
 
 

@@ -270,6 +270,8 @@ class DraftService:
 
     async def _process(self, key: ChatKey, language: str, ref: Reference) -> None:
         result = await self._processor.prepare(ref)
+        context = {"chat": key.chat_id, "user": key.user_id, "draft": ref.draft_id, "ref": ref.id}
+        log.info("reference %s %s", result.kind, result.status.value, extra=context)
         if result.status is RefStatus.REJECTED:
             siblings = await self._store.drafts.references(ref.draft_id)
             await self._messenger.send(

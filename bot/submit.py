@@ -210,7 +210,16 @@ class Submitter:
             next_poll_at=now,
             expect_status=[TaskStatus.SUBMITTING],
         )
-        log.info("task %s submitted as %s", task.id, answer.id)
+        log.info(
+            "submitted, %s credits reserved",
+            answer.usage.credits_reserved,
+            extra={
+                "task": task.id,
+                "upstream": answer.id,
+                "chat": task.key.chat_id,
+                "user": task.key.user_id,
+            },
+        )
         if task.status_message_id is not None:
             fresh = await self._store.tasks.get(task.id)
             credits = credits_text(task.language, answer.usage.credits_reserved, "credits_reserved")

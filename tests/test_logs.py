@@ -42,3 +42,17 @@ def test_tracebacks_are_scrubbed_too() -> None:
         log.exception("boom")
     assert TOKEN not in buffer.getvalue()
     assert "RuntimeError" in buffer.getvalue()
+
+
+def test_events_carry_their_ids_as_text_or_json() -> None:
+    import json
+
+    from bot.logs import JsonFormatter, TextFormatter
+
+    record = logging.LogRecord("bot.submit", logging.INFO, __file__, 1, "submitted", None, None)
+    record.task, record.chat, record.user = 7, 42, 99
+    line = TextFormatter().format(record)
+    assert line.endswith("submitted chat=42 user=99 task=7")
+    data = json.loads(JsonFormatter().format(record))
+    assert data["message"] == "submitted"
+    assert (data["task"], data["chat"], data["user"]) == (7, 42, 99)
