@@ -260,6 +260,10 @@ def report(load: Load, evolink: FakeEvolink, elapsed: float, limit: float) -> di
         "generate->first answer p50/p95 s": (percentile(to_answer, 50), percentile(to_answer, 95)),
         "generate->submit p50/p95 s": (percentile(to_submit, 50), percentile(to_submit, 95)),
         "completed->delivered p50/p95 s": (percentile(to_chat, 50), percentile(to_chat, 95)),
+        "callbacks sent / answered 2xx": (
+            f"{len(evolink.callbacks_sent)} / "
+            f"{sum(1 for _, status in evolink.callbacks_sent if status and status < 300)}"
+        ),
         "Bot API calls": len(load.telegram.calls),
         "elapsed s": elapsed,
         "time limit s": limit,

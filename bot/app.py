@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
-from telegram import BotCommand
+from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, CallbackContext, ExtBot
 from telegram.ext import ContextTypes as _ContextTypes
 
@@ -257,6 +258,11 @@ async def post_init(application: BotApplication) -> None:
     """Open resources and resume unfinished work before the first update is handled."""
     services = application.bot_data.services
     await services.start()
+    # Updates a previous run received but never finished go first, in their order.
+    for _, body in await services.store.inbox.pending():
+        update = Update.de_json(json.loads(body), application.bot)
+        if update is not None:
+            await application.update_queue.put(update)
     assert application.job_queue is not None
     application.job_queue.run_repeating(
         sweep, interval=services.settings.cleanup_interval_seconds, first=1.0, name="clean-up"
@@ -300,8 +306,10 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> BotApp
         .post_shutdown(post_shutdown)
         .build()
     )
-    application.bot_data.services = build_services(
-        settings, application, clock=clock, metrics=metrics
-    )
+    services = build_services(settings, application, clock=clock, metrics=metrics)
+    application.bot_data.services = services
+    processor = application.update_processor
+    assert isinstance(processor, PerChatUpdateProcessor)
+    processor.inbox = services.store.inbox
     register(application)
     return application

@@ -99,7 +99,8 @@ class DraftService:
             size=media.size,
         )
         self._last_arrival[draft.id] = self._clock()
-        self.start_processing(key, language, ref)
+        if ref is not None:
+            self.start_processing(key, language, ref)
         return draft
 
     def start_processing(self, key: ChatKey, language: str, ref: Reference) -> None:
@@ -364,10 +365,16 @@ def rejection_text(lang: str, ref: Reference, draft_refs: list[Reference]) -> st
         params["size_mb"] = round(float(params["size"]) / 2**20, 1)
     if "limit" in params and "limit_mb" not in params:
         params["limit_mb"] = round(float(params["limit"]) / 2**20, 1)
-    try:
-        reason = t(lang, f"reason_{ref.error_code}", **params)
-    except (KeyError, IndexError):
-        reason = t(lang, "reason_corrupt")
+    # A more precise text for the kind of content, when there is one ("not a video: it is sound").
+    keys = [f"reason_{ref.error_code}_{params['kind']}"] if "kind" in params else []
+    keys.append(f"reason_{ref.error_code}")
+    reason = t(lang, "reason_corrupt")
+    for key in keys:
+        try:
+            reason = t(lang, key, **params)
+            break
+        except (KeyError, IndexError):
+            continue
     return t(lang, "rejected", item=item[0].upper() + item[1:], reason=reason)
 
 

@@ -145,6 +145,11 @@ EN: Final[dict[str, str]] = {
     "item_nth": "the {nth} {noun}",
     "rejected": "{item} can't be used: {reason} The rest of your draft is kept.",
     "reason_not_an_image": "it is not an image I can read. Send a JPEG, PNG or WebP photo.",
+    "reason_not_a_video_audio": (
+        "it has sound but no picture. Send it as a voice note or music file to use the sound, "
+        "or send a clip with a picture."
+    ),
+    "reason_not_a_video_image": "it is a still picture, not a clip. Send it as a photo instead.",
     "reason_not_a_video": "it is not a video I can read. Send an MP4 or MOV clip.",
     "reason_no_video_stream": "it holds no picture or sound I can use.",
     "reason_no_audio_stream": "it has no sound in it.",

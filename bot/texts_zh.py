@@ -128,6 +128,8 @@ ZH: Final[dict[str, str]] = {
     "item_nth": "{nth}{noun}",
     "rejected": "{item}无法使用：{reason}草稿其余内容已保留。",
     "reason_not_an_image": "无法识别为图片。请发送 JPEG、PNG 或 WebP 格式的照片。",
+    "reason_not_a_video_audio": "它只有声音没有画面。若要使用这段声音，请作为语音或音乐文件发送；或者发送带画面的视频。",
+    "reason_not_a_video_image": "它是一张静态图片，不是视频。请作为照片发送。",
     "reason_not_a_video": "无法识别为视频。请发送 MP4 或 MOV 格式的片段。",
     "reason_no_video_stream": "其中没有可用的画面或声音。",
     "reason_no_audio_stream": "其中没有声音。",

@@ -1,15 +1,22 @@
-"""Updates from different people run side by side; one person's updates stay in order."""
+"""Updates from different people run side by side; one person's updates stay in order; an update
+is kept in the database from its arrival until it has been handled, so a crash loses none."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import json
+from collections import deque
 from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from storage.inbox import InboxStore
+
 Key = tuple[int, int]
+SEEN_LIMIT = 10_000
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -23,9 +30,39 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self._locks: dict[Key, asyncio.Lock] = {}
         self._users: dict[Key, int] = {}
+        self.inbox: InboxStore | None = None  # set once the database exists
+        # Update ids seen by this process: after a crash an update may come back twice, once
+        # replayed from the inbox and once re-sent by Telegram.
+        self._seen: set[int] = set()
+        self._seen_order: deque[int] = deque()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Wait for this person's earlier updates, then handle this one."""
+        """Keep the update until handled; wait for this person's earlier updates; handle it."""
+        if self.inbox is None or not isinstance(update, Update):
+            await self._in_order(update, coroutine)
+            return
+        if self._already_seen(update.update_id):
+            if inspect.iscoroutine(coroutine):
+                coroutine.close()  # never awaited: close it, or Python warns
+            return
+        # Telegram considers an update delivered as soon as the next poll asks for later ones;
+        # from here until it is handled, only this row remembers it.
+        await self.inbox.put(update.update_id, json.dumps(update.to_dict()))
+        try:
+            await self._in_order(update, coroutine)
+        finally:
+            await self.inbox.done(update.update_id)
+
+    def _already_seen(self, update_id: int) -> bool:
+        if update_id in self._seen:
+            return True
+        self._seen.add(update_id)
+        self._seen_order.append(update_id)
+        if len(self._seen_order) > SEEN_LIMIT:
+            self._seen.discard(self._seen_order.popleft())
+        return False
+
+    async def _in_order(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = _key(update)
         if key is None:
             await coroutine

@@ -3,6 +3,7 @@
 from storage.db import Database
 from storage.drafts import DraftStore
 from storage.group_media import GroupMediaStore
+from storage.inbox import InboxStore
 from storage.preferences import PreferenceStore
 from storage.tasks import TaskStore
 
@@ -10,6 +11,7 @@ __all__ = [
     "Database",
     "DraftStore",
     "GroupMediaStore",
+    "InboxStore",
     "PreferenceStore",
     "Store",
     "TaskStore",
@@ -25,6 +27,7 @@ class Store:
         self.tasks = TaskStore(db)
         self.preferences = PreferenceStore(db)
         self.group_media = GroupMediaStore(db)
+        self.inbox = InboxStore(db)
 
     async def open(self) -> None:
         """Open the database and apply migrations."""

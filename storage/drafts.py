@@ -110,8 +110,15 @@ class DraftStore:
         media_group_id: str | None,
         file_name: str | None,
         size: int | None,
-    ) -> Reference:
-        """Append a reference at the next position, pending until it has been checked."""
+    ) -> Reference | None:
+        """Append a reference at the next position, pending until it has been checked.
+
+        None when that message is already in the draft (an update handled twice after a crash).
+        """
+        if await self.db.fetchone(
+            "SELECT 1 FROM refs WHERE draft_id = ? AND message_id = ?", (draft_id, message_id)
+        ):
+            return None
         async with self.db.transaction() as conn:
             async with conn.execute(
                 "SELECT COALESCE(MAX(position), 0) + 1 FROM refs WHERE draft_id = ?", (draft_id,)

@@ -128,4 +128,13 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE INDEX group_media_album ON group_media (chat_id, media_group_id);
     CREATE INDEX tasks_user_day ON tasks (user_id, created_at);
     """,
+    # 3: updates received but not yet handled survive a crash; a message joins a draft once
+    """
+    CREATE TABLE inbox (
+        update_id INTEGER PRIMARY KEY,
+        body TEXT NOT NULL,
+        received_at REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX refs_message ON refs (draft_id, message_id);
+    """,
 )

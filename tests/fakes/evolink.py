@@ -5,8 +5,9 @@ bot's real httpx code talks to them. The submit call is validated like the real 
 (see /work/shared/api/): the body against the seed's schema, and every reference URL is
 downloaded and probed (Pillow for images, PyAV for video and audio) against the documented
 limits. Tests drive tasks with set_progress / complete / fail, inject faults with fail_next /
-set_delay, and read what happened in submissions, rejected, tasks, uploads, task_queries and
-callbacks_sent.
+set_delay / set_answer_delay (handled at once, answered late) / respond_next (any answer,
+verbatim), and read what happened in submissions, rejected, tasks, uploads, task_queries,
+callbacks_sent and requests (every request, as it came).
 """
 
 from __future__ import annotations
