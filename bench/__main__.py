@@ -27,12 +27,14 @@ BENCHMARKS: dict[str, list[str]] = {
     "latency": [sys.executable, "-m", "bench.latency"],
     "idle": [sys.executable, "-m", "bench.idle"],
     "throughput": [sys.executable, "-m", "bench.throughput"],
+    "load": [sys.executable, str(BENCH / "load.py")],
 }
 TITLES = {
     "media": "Media normalisers vs bare transforms (`python bench/media.py`)",
     "latency": "Latency (`python -m bench.latency`)",
     "idle": "1,000 tasks in flight (`python -m bench.idle`)",
     "throughput": "Text-update throughput (`python -m bench.throughput`)",
+    "load": "50 users and 3 groups at once (`python bench/load.py`)",
 }
 
 

@@ -130,6 +130,7 @@ def build_services(
         api_key=settings.evolink_api_key.get_secret_value(),
         base_url=str(settings.evolink_base_url),
         files_base_url=str(settings.evolink_files_base_url),
+        on_error=metrics.count_upstream_error,
     )
     store = Store(Database(settings.database_path, clock=clock))
     local_host: LocalHost | None = None
@@ -178,7 +179,13 @@ def build_services(
         quiet_seconds=settings.album_quiet_seconds,
     )
     deliverer = Deliverer(
-        bot=bot, store=store, messenger=messenger, http=http, tmp_dir=settings.tmp_dir, clock=clock
+        bot=bot,
+        store=store,
+        messenger=messenger,
+        http=http,
+        tmp_dir=settings.tmp_dir,
+        metrics=metrics,
+        clock=clock,
     )
     tracker = TaskTracker(
         store=store,

@@ -16,6 +16,7 @@ from bot import limits
 from bot.media.results import MediaRejected
 from bot.media.video_audio import ensure_audio_track
 from bot.messenger import Messenger
+from bot.metrics import Metrics
 from bot.submit import credits_text
 from bot.texts import t
 from storage import Store
@@ -56,10 +57,12 @@ class Deliverer:
         messenger: Messenger,
         http: httpx.AsyncClient,
         tmp_dir: Path,
+        metrics: Metrics,
         clock: Clock = time.time,
     ) -> None:
         self._bot = bot
         self._store = store
+        self._metrics = metrics
         self._messenger = messenger
         self._http = http
         self._tmp_dir = tmp_dir
@@ -92,7 +95,13 @@ class Deliverer:
             delivered_file_id=file_id,
             expect_delivery=[Delivery.SENDING],
         )
-        log.info("task %s: outcome %s in chat %s", task_id, outcome, task.key.chat_id)
+        if outcome is Delivery.DELIVERED and task.status is TaskStatus.COMPLETED:
+            self._metrics.delivery_seconds.observe(self._clock() - task.created_at)
+        log.info(
+            "outcome %s",
+            outcome.value,
+            extra={"task": task_id, "chat": task.key.chat_id, "user": task.key.user_id},
+        )
 
     async def settle_interrupted(self, task: Task) -> None:
         """A restart found a send in flight: it may have arrived, so offer the link instead.

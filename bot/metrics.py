@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 
+from bot.evolink.errors import EvolinkError
 from storage import Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -38,7 +39,10 @@ class Metrics:
             registry=r,
         )
         self.upstream_errors = Counter(
-            "seedance_upstream_errors", "Errors answered by Evolink, by code", ["code"], registry=r
+            "seedance_upstream_errors",
+            "Error answers from Evolink, by HTTP status",
+            ["status"],
+            registry=r,
         )
         self.telegram_retries = Counter(
             "seedance_telegram_retries",
@@ -48,6 +52,10 @@ class Metrics:
         self.media_bytes_hosted = Counter(
             "seedance_media_bytes_hosted", "Bytes of reference media made available", registry=r
         )
+
+    def count_upstream_error(self, error: EvolinkError) -> None:
+        """One error answer from Evolink (the status keeps the label set small)."""
+        self.upstream_errors.labels(status=str(error.status or "none")).inc()
 
     async def render(self, store: Store) -> bytes:
         """The exposition text, with the task gauge read fresh from the database."""

@@ -223,7 +223,7 @@ class TaskTracker:
         estimate = state.task_info.estimated_time or task.estimated_time
         if estimate:
             remaining = estimate - (self._clock() - (task.submitted_at or task.created_at))
-            delay = min(max(remaining / 4, self._interval), self._interval * 3)
+            delay = min(max(remaining / 4, self._interval), self._interval * 2)
         return float(delay * random.uniform(0.85, 1.15))  # noqa: S311 - jitter, not crypto
 
     async def _run(self) -> None:

@@ -374,5 +374,6 @@ async def test_health_and_metrics(
         text = (await http.get(f"{base}/metrics")).text
     assert 'seedance_tasks{delivery="delivered",status="completed"} 1.0' in text
     assert "seedance_submit_seconds_count 1.0" in text
+    assert "seedance_time_to_delivery_seconds_count 1.0" in text
     assert "seedance_media_bytes_hosted_total" in text
     assert telegram.token not in text

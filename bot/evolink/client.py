@@ -62,6 +62,7 @@ class EvolinkClient:
         files_base_url: str,
         retry: RetryPolicy | None = None,
         sleep: Sleep = asyncio.sleep,
+        on_error: Callable[[EvolinkError], None] | None = None,
     ) -> None:
         self._http = http
         self._auth = {"Authorization": f"Bearer {api_key}"}
@@ -69,6 +70,7 @@ class EvolinkClient:
         self._files_base = files_base_url.rstrip("/")
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._on_error = on_error
 
     async def submit(self, request: GenerationRequest, *, idempotency_key: str) -> VideoTask:
         """Create a generation task (this spends credits).
@@ -139,6 +141,8 @@ class EvolinkClient:
                     return _parse(model, response)
                 retry_after = _retry_after(response)
                 error = _error(response)
+                if self._on_error is not None:
+                    self._on_error(error)
             except Unreachable as exc:
                 if exc.maybe_sent and not retry_if_maybe_sent:
                     raise
