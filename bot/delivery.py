@@ -17,6 +17,7 @@ from bot.media.results import MediaRejected
 from bot.media.video_audio import ensure_audio_track
 from bot.messenger import Messenger
 from bot.metrics import Metrics
+from bot.safe_fetch import checked_redirect
 from bot.submit import credits_text
 from bot.texts import t
 from storage import Store
@@ -26,6 +27,7 @@ from storage.models import Delivery, Task, TaskStatus
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
+MAX_REDIRECTS = 3
 
 # Failure codes where the user must change the input; the others may work on another try.
 USER_FIXABLE = {
@@ -227,17 +229,25 @@ class Deliverer:
                 prepared.unlink(missing_ok=True)
 
     async def _download(self, url: str, dest: Path) -> None:
-        size = 0
-        async with self._http.stream("GET", url) as response:
-            if response.status_code in {403, 404, 410}:
-                raise _Expired
-            response.raise_for_status()
-            with dest.open("wb") as out:
-                async for chunk in response.aiter_bytes(CHUNK):
-                    size += len(chunk)
-                    if size > limits.TELEGRAM_UPLOAD_MAX_BYTES:
-                        raise _TooBig(int(response.headers.get("content-length") or size))
-                    out.write(chunk)
+        target = httpx.URL(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            async with self._http.stream("GET", target) as response:
+                if response.is_redirect:
+                    # A CDN may redirect; a redirect into our own network never is followed.
+                    target = await checked_redirect(response)
+                    continue
+                if response.status_code in {403, 404, 410}:
+                    raise _Expired
+                response.raise_for_status()
+                size = 0
+                with dest.open("wb") as out:
+                    async for chunk in response.aiter_bytes(CHUNK):
+                        size += len(chunk)
+                        if size > limits.TELEGRAM_UPLOAD_MAX_BYTES:
+                            raise _TooBig(int(response.headers.get("content-length") or size))
+                        out.write(chunk)
+                return
+        raise httpx.TooManyRedirects("too many redirects", request=response.request)
 
     async def _delivered(
         self, task: Task, message: Message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import secrets
 import time
@@ -97,6 +98,12 @@ class ReferenceProcessor:
             return None
         except TimeoutError:
             await self._drafts.mark_rejected(ref.id, "timeout", {})
+            return None
+        except OSError as exc:
+            # Most likely a full disk: the user hears it plainly, the owner sees it in the log.
+            log.error("reference %s: could not store the file: %s", ref.id, exc)
+            code = "disk_full" if exc.errno == errno.ENOSPC else "storage_error"
+            await self._drafts.mark_rejected(ref.id, code, {})
             return None
         finally:
             download.unlink(missing_ok=True)

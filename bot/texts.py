@@ -182,6 +182,14 @@ EN: Final[dict[str, str]] = {
     "reason_hosting_failed": (
         "I could not upload it for the service ({detail}). Please try again in a moment."
     ),
+    "reason_disk_full": (
+        "the bot's server is out of disk space, so I could not keep it. Please try again "
+        "later; the bot's owner can see this in the log."
+    ),
+    "reason_storage_error": (
+        "the bot could not store it on its server. Please try again later; the bot's owner can "
+        "see this in the log."
+    ),
     "reason_timeout": "it took too long to process. Send a shorter or smaller file.",
     "change_converted": "converted from {from} to {to}",
     "change_downscaled": "scaled down from {from} to {to}",

@@ -152,6 +152,8 @@ ZH: Final[dict[str, str]] = {
     "reason_no_budget": "草稿中的{kinds}总时长已达到服务上限 {total} 秒。",
     "reason_download_failed": "无法从 Telegram 下载。请重新发送。",
     "reason_hosting_failed": "无法上传给服务（{detail}）。请稍后再试。",
+    "reason_disk_full": "机器人服务器的磁盘空间已满，无法保存它。请稍后再试；机器人的管理员可在日志中看到此问题。",
+    "reason_storage_error": "机器人无法在服务器上保存它。请稍后再试；机器人的管理员可在日志中看到此问题。",
     "reason_timeout": "处理时间过长。请发送更短或更小的文件。",
     "change_converted": "已从 {from} 转换为 {to}",
     "change_downscaled": "已从 {from} 缩小到 {to}",

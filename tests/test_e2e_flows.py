@@ -377,3 +377,27 @@ async def test_health_and_metrics(
     assert "seedance_time_to_delivery_seconds_count 1.0" in text
     assert "seedance_media_bytes_hosted_total" in text
     assert telegram.token not in text
+
+
+async def test_a_full_disk_is_named_and_the_rest_of_the_draft_kept(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from bot.telegram_files import TelegramFiles
+
+    bot = await make_bot()
+    telegram.send_photo(ALICE, ALICE, image_bytes(800, 600), caption="before the disk filled")
+    await bot.reply_to(ALICE, text_contains="image 1")
+
+    async def disk_full(self: TelegramFiles, url: str, dest: Path) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(TelegramFiles, "_stream", disk_full)
+    telegram.send_photo(ALICE, ALICE, image_bytes(810, 600))
+    message = await bot.reply_to(ALICE, text_contains="out of disk space")
+    assert "2nd photo" in message.text
+    monkeypatch.undo()
+    telegram.send_text(ALICE, ALICE, "/generate")
+    submission = await evolink.wait_for_submission()
+    assert len(submission.body["image_urls"]) == 1

@@ -7,6 +7,7 @@ Reads one JSON job on stdin, writes one JSON answer on stdout.
 
 from __future__ import annotations
 
+import errno
 import json
 import resource
 import sys
@@ -45,6 +46,10 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
             return {"ok": False, "code": "not_supported", "params": {}}
     except MediaRejected as exc:
         return {"ok": False, "code": exc.code, "params": dict(exc.params)}
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            return {"ok": False, "code": "disk_full", "params": {}}
+        raise
     data = asdict(result)
     data["path"] = str(result.path)
     data["changes"] = [{"code": c.code, "params": dict(c.params)} for c in result.changes]
