@@ -79,7 +79,7 @@ class Measured:
 
     samples: list[Sample]
     ready_at: float
-    first_sweep: float | None  # seconds from ready until every task was queried once
+    first_sweep: float | None  # seconds from launch until every task was queried once
     seed_seconds: float
     db_mb: float
     problems: list[str]
@@ -119,6 +119,8 @@ async def measure(
             next_poll_at=lambda i: time.time() + (interval * i / tasks if spread else 0.0),
         )
         seed_seconds = time.perf_counter() - started
+        # The tracker starts polling before the bot reports ready: the sweep counts from launch.
+        launched = time.time()
         await bot.start()
         ready = time.time()
         samples: list[Sample] = []
@@ -139,7 +141,7 @@ async def measure(
         for upstream, at in zip(evolink.task_queries, evolink.query_at, strict=True):
             seen.add(upstream)
             if wanted and seen >= wanted:
-                first_sweep = at - ready
+                first_sweep = at - launched
                 break
         db_mb = sum(p.stat().st_size for p in data.glob("bot.sqlite3*")) / 2**20
         return Measured(samples, ready, first_sweep, seed_seconds, db_mb, bot.problems())
