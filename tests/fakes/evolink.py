@@ -1,13 +1,13 @@
 """A strict fake of the Evolink API (api.evolink.ai) and its Files API (files-api.evolink.ai).
 
 Both are real HTTP servers (uvicorn) on 127.0.0.1, running in the current asyncio loop, so the
-bot's real httpx code talks to them. The submit call is validated like the real service
-(see /work/shared/api/): the body against the seed's schema, and every reference URL is
-downloaded and probed (Pillow for images, PyAV for video and audio) against the documented
-limits. Tests drive tasks with set_progress / complete / fail, inject faults with fail_next /
-set_delay / set_answer_delay (handled at once, answered late) / respond_next (any answer,
-verbatim), and read what happened in submissions, rejected, tasks, uploads, task_queries,
-callbacks_sent and requests (every request, as it came).
+bot's real httpx code talks to them. The submit call is validated like the real service (see
+the API reference, seedance-2.0-fast-reference-to-video.md): the body against its schema, and
+every reference URL is downloaded and probed (Pillow for images, PyAV for video and audio)
+against the documented limits. Tests drive tasks with set_progress / complete / fail, inject
+faults with fail_next / set_delay / set_answer_delay (handled at once, answered late) /
+respond_next (any answer, verbatim), and read what happened in submissions, rejected, tasks,
+uploads, task_queries, callbacks_sent and requests (every request, as it came).
 """
 
 from __future__ import annotations
