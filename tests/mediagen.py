@@ -83,28 +83,31 @@ def write_audio(
 
 
 def _write_tone(
-    out: av.container.OutputContainer, stream: av.audio.stream.AudioStream, seconds: float
+    out: av.container.OutputContainer,
+    stream: av.audio.stream.AudioStream,
+    seconds: float,
+    frequencies: tuple[float, ...] = (440.0,),
 ) -> None:
+    """A sine tone, one frequency per channel (one: mono, two: stereo), in 1024-sample frames."""
     rate = stream.codec_context.sample_rate or 44100
-    total = int(seconds * rate)
-    chunk = 1024
+    layout = "mono" if len(frequencies) == 1 else "stereo"
     fmt = stream.codec_context.format.name if stream.codec_context.format else "fltp"
-    pts = 0
+    resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
+    total, pts = int(seconds * rate), 0
     while pts < total:
-        n = min(chunk, total - pts)
+        n = min(1024, total - pts)
         t = (np.arange(pts, pts + n) / rate).astype(np.float32)
-        samples = (0.2 * np.sin(2 * math.pi * 440 * t)).astype(np.float32)
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="fltp", layout="mono")
-        frame.sample_rate = rate
-        frame.pts = pts
-        if fmt != "fltp":
-            frame = av.AudioResampler(format=fmt, layout="mono", rate=rate).resample(frame)[0]
-            frame.pts = pts
-        for packet in stream.encode(frame):
-            out.mux(packet)
+        planes = np.stack([np.sin(2 * math.pi * f * t) for f in frequencies])
+        frame = av.AudioFrame.from_ndarray(
+            (0.2 * planes).astype(np.float32), format="fltp", layout=layout
+        )
+        frame.sample_rate, frame.pts = rate, pts
+        for converted in resampler.resample(frame):
+            out.mux(stream.encode(converted))
         pts += n
-    for packet in stream.encode():
-        out.mux(packet)
+    for converted in resampler.resample(None):
+        out.mux(stream.encode(converted))
+    out.mux(stream.encode())
 
 
 def write_rotated_video(
@@ -215,21 +218,7 @@ def write_stereo_audio(
     with av.open(str(path), "w", format=container) as out:
         stream = out.add_stream(codec, rate=rate)
         stream.layout = "stereo"
-        fmt = stream.codec_context.format.name if stream.codec_context.format else "fltp"
-        resampler = av.AudioResampler(format=fmt, layout="stereo", rate=rate)
-        total, pts = int(seconds * rate), 0
-        while pts < total:
-            n = min(1024, total - pts)
-            t = (np.arange(pts, pts + n) / rate).astype(np.float32)
-            planes = np.stack([np.sin(2 * math.pi * 440 * t), np.sin(2 * math.pi * 660 * t)])
-            frame = av.AudioFrame.from_ndarray(
-                (0.2 * planes).astype(np.float32), format="fltp", layout="stereo"
-            )
-            frame.sample_rate, frame.pts = rate, pts
-            for converted in resampler.resample(frame):
-                out.mux(stream.encode(converted))
-            pts += n
-        out.mux(stream.encode())
+        _write_tone(out, stream, seconds, (440.0, 660.0))
     return path
 
 
