@@ -9,8 +9,10 @@ by the test harness (`tests.harness.BotUnderTest`), with Evolink's callbacks on.
 - in each of 3 groups, 5 of them make a request: an album whose caption starts with /generate,
   or /generate as a reply to a photo.
 
-The fake Evolink accepts each submit and finishes the task 1-3 s later. The run ends when every
-request has its video, or after the time limit (default 150 s), and prints: requests, submits,
+The fake Evolink accepts each submit and finishes the task 1-3 s later; with ``--broken-share``,
+that share of the submits create their task and then lose its answer (a 5xx, a reset, a cut-off
+or corrupt body), as a gateway can. The run ends when every request has its video, or after the
+time limit (default 150 s), and prints: requests, submits, upstream tasks per request,
 deliveries, lost, duplicated, p50/p95 of /generate → accepted submit and of task completed →
 video in the chat, and peak RSS. Only loopback traffic; nothing is left behind.
 """
@@ -33,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.fakes.evolink import FakeEvolink  # noqa: E402
+from tests.fakes.evolink import BrokenAnswer, FakeEvolink  # noqa: E402
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
 from tests.harness import BotUnderTest  # noqa: E402
 from tests.mediagen import image_bytes, write_audio  # noqa: E402
@@ -193,10 +195,18 @@ class Load:
         await asyncio.gather(*self._completions, return_exceptions=True)
 
 
-async def run(time_limit: float, seed: int, voice_share: float) -> dict[str, Any]:
+BROKEN: list[BrokenAnswer] = ["500", "502", "504", "reset", "cut", "gzip"]
+
+
+async def run(
+    time_limit: float, seed: int, voice_share: float, broken_share: float
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         async with FakeTelegram() as telegram, FakeEvolink() as evolink:
             load = Load(telegram, evolink, seed=seed, voice_share=voice_share)
+            total = PRIVATE_USERS + GROUPS * MEMBERS_PER_GROUP
+            for n in range(round(total * broken_share)):
+                evolink.break_next_answer(BROKEN[n % len(BROKEN)])
             load.prepare(Path(tmp))
             bot = BotUnderTest(
                 telegram,
@@ -252,6 +262,7 @@ def report(load: Load, evolink: FakeEvolink, elapsed: float, limit: float) -> di
         },
         "submits": len(evolink.submissions),
         "submits refused": len(evolink.rejected),
+        "upstream tasks per request": f"{len(evolink.tasks) / max(len(requests), 1):.3f}",
         "deliveries": sum(len(r.delivered_at) for r in requests),
         "lost": sum(1 for r in requests if not r.delivered_at),
         "duplicated": sum(
@@ -279,13 +290,20 @@ def main() -> None:
     parser.add_argument(
         "--voice-share", type=float, default=0.5, help="private users adding a voice note"
     )
+    parser.add_argument(
+        "--broken-share",
+        type=float,
+        default=0.2,
+        help="submits whose task is created and whose answer is then lost (default 0.2)",
+    )
     args = parser.parse_args()
     print(
         f"load: {PRIVATE_USERS} private users + {GROUPS} groups × {MEMBERS_PER_GROUP} members, "
-        f"voice notes {args.voice_share:.0%}, seed {args.seed}, limit {args.time_limit:g} s",
+        f"voice notes {args.voice_share:.0%}, answers lost {args.broken_share:.0%}, "
+        f"seed {args.seed}, limit {args.time_limit:g} s",
         file=sys.stderr,
     )
-    figures = asyncio.run(run(args.time_limit, args.seed, args.voice_share))
+    figures = asyncio.run(run(args.time_limit, args.seed, args.voice_share, args.broken_share))
     for name, value in figures.items():
         if isinstance(value, tuple):
             shown = " / ".join(f"{v:.2f}" for v in value)
@@ -294,7 +312,7 @@ def main() -> None:
         else:
             shown = str(value)
         print(f"{name:44} {shown}")
-    if figures["lost"] or figures["duplicated"]:
+    if figures["lost"] or figures["duplicated"] or figures["upstream tasks per request"] != "1.000":
         raise SystemExit(1)
 
 

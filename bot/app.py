@@ -17,15 +17,19 @@ from telegram.ext import ContextTypes as _ContextTypes
 from bot import limits
 from bot.access import AccessPolicy
 from bot.background import Background
+from bot.balance import Balance
 from bot.delivery import Deliverer
 from bot.drafts import DraftService
-from bot.evolink import EvolinkClient, EvolinkError
+from bot.evolink import EvolinkClient
+from bot.generate import Generator
 from bot.history import HistoryService
 from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
 from bot.janitor import Janitor
 from bot.media.jobs import MediaJobs
 from bot.messenger import Messenger
 from bot.metrics import CountingRateLimiter, Metrics
+from bot.notices import Notices
+from bot.reconcile import Reconciler
 from bot.references import ReferenceProcessor
 from bot.settings import MediaHosting, Settings
 from bot.settings_menu import SettingsMenu
@@ -34,6 +38,7 @@ from bot.submit import Submitter
 from bot.telegram_files import TelegramFiles
 from bot.texts import LANGUAGES, t
 from bot.tracker import TaskTracker
+from bot.update_inbox import DurableUpdateQueue
 from bot.update_order import PerChatUpdateProcessor
 from storage import Database, Store
 from storage.db import Clock
@@ -54,6 +59,7 @@ class Services:
     messenger: Messenger
     background: Background
     drafts: DraftService
+    generator: Generator
     submitter: Submitter
     access: AccessPolicy
     metrics: Metrics
@@ -61,6 +67,7 @@ class Services:
     history: HistoryService
     settings_menu: SettingsMenu
     tracker: TaskTracker
+    balance: Balance
     host: MediaHost | None = None
 
     async def start(self) -> None:
@@ -75,27 +82,6 @@ class Services:
         await self.submitter.resume()
         await self.tracker.resume()
         self.tracker.start()
-
-    async def balance_text(self, lang: str) -> str:
-        """The account's credits, in words."""
-        try:
-            credits = await self.evolink.credits()
-        except EvolinkError as exc:
-            log.warning("credits query failed: %s", exc)
-            return t(lang, "balance_failed")
-        side = (
-            credits.data.token
-            if credits.data.token.remaining_credits is not None
-            else credits.data.user
-        )
-        if side.remaining_credits is None:
-            return t(lang, "balance_unknown")
-        used = (
-            t(lang, "balance_used", used=f"{side.used_credits:g}")
-            if side.used_credits is not None
-            else ""
-        )
-        return t(lang, "balance", remaining=f"{side.remaining_credits:g}", used=used)
 
     async def close(self) -> None:
         """Stop background work and release connections; in-flight tasks resume on restart."""
@@ -154,6 +140,7 @@ def build_services(
         host = EvolinkFilesHost(evolink, clock=clock)
     bot = application.bot
     messenger = Messenger(bot)
+    notices = Notices(messenger)
     background = Background()
     files = TelegramFiles(
         bot,
@@ -182,17 +169,28 @@ def build_services(
         bot=bot,
         store=store,
         messenger=messenger,
+        notices=notices,
         http=http,
         tmp_dir=settings.tmp_dir,
         metrics=metrics,
         clock=clock,
     )
+    reconciler = Reconciler(
+        store=store,
+        client=evolink,
+        notices=notices,
+        callbacks=settings.callbacks_enabled,
+        window_seconds=settings.task_deadline_seconds,
+        clock=clock,
+    )
     tracker = TaskTracker(
         store=store,
         client=evolink,
-        messenger=messenger,
+        notices=notices,
+        reconciler=reconciler,
         deliverer=deliverer,
         background=background,
+        metrics=metrics,
         poll_interval=settings.poll_interval_seconds,
         progress_edit_seconds=settings.progress_edit_seconds,
         deadline_seconds=settings.task_deadline_seconds,
@@ -212,13 +210,21 @@ def build_services(
         drafts=drafts,
         processor=processor,
         client=evolink,
-        messenger=messenger,
+        notices=notices,
+        reconciler=reconciler,
         background=background,
-        access=access,
         metrics=metrics,
         callback_url=callback_url,
         on_submitted=tracker.wake,
         clock=clock,
+    )
+    generator = Generator(
+        store=store,
+        drafts=drafts,
+        messenger=messenger,
+        access=access,
+        submitter=submitter,
+        metrics=metrics,
     )
     return Services(
         settings=settings,
@@ -229,6 +235,7 @@ def build_services(
         messenger=messenger,
         background=background,
         drafts=drafts,
+        generator=generator,
         submitter=submitter,
         access=access,
         metrics=metrics,
@@ -238,6 +245,13 @@ def build_services(
         history=HistoryService(store=store, bot=bot),
         settings_menu=SettingsMenu(store=store, defaults=Options()),
         tracker=tracker,
+        balance=Balance(
+            store=store,
+            client=evolink,
+            access=access,
+            daily_limit=settings.daily_generations_per_user,
+            clock=clock,
+        ),
         host=host,
     )
 
@@ -265,11 +279,12 @@ async def post_init(application: BotApplication) -> None:
     """Open resources and resume unfinished work before the first update is handled."""
     services = application.bot_data.services
     await services.start()
-    # Updates a previous run received but never finished go first, in their order.
+    # Updates a previous run received but never finished go first, in their order; they are
+    # in the inbox already, so they skip its write.
     for _, body in await services.store.inbox.pending():
         update = Update.de_json(json.loads(body), application.bot)
         if update is not None:
-            await application.update_queue.put(update)
+            application.update_queue.put_nowait(update)
     assert application.job_queue is not None
     application.job_queue.run_repeating(
         sweep, interval=services.settings.cleanup_interval_seconds, first=1.0, name="clean-up"
@@ -305,6 +320,7 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> BotApp
         .base_file_url(settings.telegram_file_base_url)
         .local_mode(settings.telegram_local_mode)
         .context_types(CONTEXT_TYPES)
+        .update_queue(DurableUpdateQueue())
         .concurrent_updates(PerChatUpdateProcessor())
         .rate_limiter(CountingRateLimiter(metrics, max_retries=3))
         .media_write_timeout(300)
@@ -315,8 +331,10 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> BotApp
     )
     services = build_services(settings, application, clock=clock, metrics=metrics)
     application.bot_data.services = services
-    processor = application.update_processor
+    queue, processor = application.update_queue, application.update_processor
+    assert isinstance(queue, DurableUpdateQueue)
     assert isinstance(processor, PerChatUpdateProcessor)
-    processor.inbox = services.store.inbox
+    queue.inbox = services.store.inbox
+    processor.on_handled = services.store.inbox.done
     register(application)
     return application

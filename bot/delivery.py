@@ -17,12 +17,12 @@ from bot.media.results import MediaRejected
 from bot.media.video_audio import ensure_audio_track
 from bot.messenger import Messenger
 from bot.metrics import Metrics
+from bot.notices import Notices, credits_text
 from bot.safe_fetch import checked_redirect
-from bot.submit import credits_text
 from bot.texts import t
 from storage import Store
 from storage.db import Clock
-from storage.models import Delivery, Task, TaskStatus
+from storage.models import DEADLINE, Delivery, Task, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class Deliverer:
         bot: Bot,
         store: Store,
         messenger: Messenger,
+        notices: Notices,
         http: httpx.AsyncClient,
         tmp_dir: Path,
         metrics: Metrics,
@@ -66,6 +67,7 @@ class Deliverer:
         self._store = store
         self._metrics = metrics
         self._messenger = messenger
+        self._notices = notices
         self._http = http
         self._tmp_dir = tmp_dir
         self._clock = clock
@@ -128,14 +130,9 @@ class Deliverer:
         )
 
     async def _send_failure(self, task: Task) -> tuple[Delivery, int | None, str | None]:
-        message_id = await self._messenger.send_or_edit(
-            task.key,
-            task.status_message_id,
-            failure_text(task),
-            reply_to=task.request_message_id,
-        )
+        sent = await self._notices.news(task, failure_text(task), status_key="status_failed")
         # Nothing reached the chat (the bot was blocked, the chat is gone): say so in the record.
-        return (Delivery.DELIVERED if message_id is not None else Delivery.FAILED), message_id, None
+        return (Delivery.DELIVERED if sent else Delivery.FAILED), None, None
 
     async def _send_video(self, task: Task, url: str) -> tuple[Delivery, int | None, str | None]:
         caption = t(
@@ -297,9 +294,9 @@ def failure_text(task: Task) -> str:
     lang = task.language
     code = task.error_code or "unknown_error"
     message = (task.error_message or "").strip()[:300] or code
-    if code == "deadline":
-        reason = t(lang, "fail_deadline", minutes=message)
-    elif code in USER_FIXABLE:
+    if code == DEADLINE:
+        return t(lang, "failed_deadline", minutes=message)
+    if code in USER_FIXABLE:
         reason = t(lang, f"fail_{code}", message=message)
     else:
         reason = t(lang, "fail_generic", message=message)

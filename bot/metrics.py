@@ -32,6 +32,17 @@ class Metrics:
             buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60),
             registry=r,
         )
+        self.requests = Counter(
+            "seedance_requests",
+            "Requests made into a task (each may pay for at most one upstream task)",
+            registry=r,
+        )
+        self.upstream_tasks = Counter(
+            "seedance_upstream_tasks",
+            "Upstream tasks the bot knows it paid for: accepted, or adopted after a lost answer",
+            ["how"],
+            registry=r,
+        )
         self.delivery_seconds = Histogram(
             "seedance_time_to_delivery_seconds",
             "From /generate to the video (or link) in the chat",

@@ -45,7 +45,7 @@ async def serve(
     web_app = create_web_app(
         store=services.store,
         local_host=services.local_host,
-        on_callback=services.tracker.hint,
+        on_callback=services.tracker.on_callback,
         health=Health(store=services.store, client=services.evolink),
         metrics=services.metrics,
         telegram_webhook=webhook_route(

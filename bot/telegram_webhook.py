@@ -28,20 +28,20 @@ MAX_UPDATE_BYTES = 1024 * 1024
 OnUpdate = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-class _TooLarge(Exception):
-    pass
+class BodyTooLarge(Exception):
+    """A request body over the route's limit."""
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
-    """The body, or _TooLarge as soon as it passes `limit` (a lying Content-Length included)."""
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The body, or BodyTooLarge as soon as it passes `limit` (a lying Content-Length too)."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
-        raise _TooLarge
+        raise BodyTooLarge
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise _TooLarge
+            raise BodyTooLarge
     return bytes(body)
 
 
@@ -62,8 +62,8 @@ def webhook_route(
         if not hmac.compare_digest(given, expected):
             return PlainTextResponse("Forbidden", status_code=403)
         try:
-            body = await _read_limited(request, max_bytes)
-        except _TooLarge:
+            body = await read_limited(request, max_bytes)
+        except BodyTooLarge:
             return PlainTextResponse("Payload Too Large", status_code=413)
         except ClientDisconnect:
             return PlainTextResponse("Bad Request", status_code=400)

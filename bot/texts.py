@@ -17,13 +17,13 @@ EN: Final[dict[str, str]] = {
         "/generate [prompt] – make the video\n"
         "/settings – your default length, quality, shape and sound\n"
         "/status – videos in progress · /history – your latest videos\n"
-        "/balance – credits left · /cancel – discard the draft"
+        "/balance – what your videos used · /cancel – discard the draft"
     ),
     "command_generate": "Make the video from your draft",
     "command_settings": "Default length, quality, shape and sound",
     "command_status": "Your videos in progress",
     "command_history": "Your latest videos",
-    "command_balance": "Credits left",
+    "command_balance": "What your videos used",
     "command_cancel": "Discard the current draft",
     "command_help": "How to use this bot",
     "draft_title": "Your draft",
@@ -40,7 +40,7 @@ EN: Final[dict[str, str]] = {
     "aspect_adaptive": "auto",
     "filter_off_note": "Content filter off: the request costs 1.1× (unlawful content is always blocked).",
     "cost_estimate": "Cost: about {credits} credits (from your recent videos); the exact amount is reserved when you generate.",
-    "cost_unknown": "Cost: the service reserves the exact amount when you generate; /balance shows your credits.",
+    "cost_unknown": "Cost: the service reserves the exact amount when you generate; /balance shows what your videos used.",
     "cost_video_note": "Reference videos add to the cost.",
     "btn_sound": "🔊 Sound: {state}",
     "btn_filter": "🛡 Filter: {state}",
@@ -79,10 +79,16 @@ EN: Final[dict[str, str]] = {
     "settings_group_title": "This group's defaults for new drafts (set by admins):",
     "settings_saved": "Saved.",
     "settings_admins_only": "Only the group's admins can change its defaults.",
-    "balance": "Credits left: {remaining}{used}",
+    "balance": "Account credits left: {remaining}{used}",
     "balance_used": " (used: {used})",
     "balance_unknown": "The service did not say how many credits are left.",
     "balance_failed": "I could not reach the service to read the balance. Please try again later.",
+    "balance_admin_private": "The account's credits are shown in a private chat with me only.",
+    "usage_title": "Your videos:",
+    "usage_today": "• today: {count}",
+    "usage_today_limit": "• today: {count} of {limit} (the daily limit; it resets at midnight UTC)",
+    "usage_running": "• in progress: {count}",
+    "usage_credits": "• credits reserved for them: {today} today, {total} in all",
     "history_none": "You have no videos here yet.",
     "history_title": "Your latest videos here:",
     "history_line": "• #{id} {when}: {state} – {prompt}",
@@ -126,6 +132,7 @@ EN: Final[dict[str, str]] = {
     "state_submitting": "submitting",
     "state_pending": "queued",
     "state_processing": "generating",
+    "state_unknown": "⚠️ sent, not confirmed – waiting for the service's word",
     "unsupported_kind": (
         "I can't use {what} as a reference: send photos, videos, voice notes or music. "
         "Your draft is unchanged."
@@ -230,7 +237,6 @@ EN: Final[dict[str, str]] = {
     "fail_image_processing_error": "the service could not process one of the images. Try other images.",
     "fail_image_dimension_mismatch": "the images' sizes or shapes did not suit the service. Try other images.",
     "fail_generic": "the service reported an error ({message}).",
-    "fail_deadline": "the service did not finish within {minutes} minutes, so I stopped waiting.",
     "refused": (
         "❌ The service refused the request: {message}\nNothing was charged. Your draft is back – "
         "change it and send /generate again."
@@ -242,11 +248,38 @@ EN: Final[dict[str, str]] = {
         "❌ The video service is not answering right now, so nothing was submitted. Your draft is "
         "back – please try /generate again in a few minutes."
     ),
-    "submit_unknown": (
-        "⚠️ I lost the connection while submitting, so I can't tell whether the service accepted "
-        "your request. I won't submit it again by myself to avoid paying twice. "
-        "If no video arrives within 15 minutes, send your photos and /generate again."
+    "submit_unknown_waiting": (
+        "⚠️ The connection to the video service broke after your request was sent, so I can't "
+        "confirm it was accepted.\nIt may well have started your video: if it did, the video "
+        "will arrive here. Please don't send the request again yet – that could pay for it "
+        "twice. If nothing comes by {until} UTC, I'll tell you."
     ),
+    "submit_unknown_untraceable": (
+        "⚠️ The connection to the video service broke after your request was sent, so I can't "
+        "tell whether it was accepted. If it was, it is paid for, but without the service's "
+        "answer I have no way to follow it, so its video can't reach you through me.\n"
+        "Please don't send the request again before the bot's owner has checked the account's "
+        "recent usage: sending it now might pay for it twice."
+    ),
+    "submit_unknown_closed": (
+        "⚠️ The video service never confirmed the request you sent at {since} UTC, and no video "
+        "came for it, so it was most likely not made – but I can't be sure. You can send it "
+        "again now; /history shows it as unconfirmed, and the bot's owner can check the "
+        "account's usage. If its video turns up after all, I'll still send it here."
+    ),
+    "submit_confirmed": (
+        "✅ The video service has confirmed your request after all: your video is being made "
+        "and will arrive here."
+    ),
+    "failed_deadline": (
+        "⏳ Your video wasn't finished within {minutes} minutes, so I've stopped waiting for it. "
+        "If it still finishes within 24 hours of your request, I'll send it here."
+    ),
+    "status_see_reply": "⬇️ See my reply below.",
+    "status_unconfirmed": "⚠️ Sent, but not confirmed – see below.",
+    "status_not_submitted": "↩️ Not submitted – see below.",
+    "status_failed": "❌ No video – see below.",
+    "status_confirmed": "🎬 Generating your video…",
     "hosting_failed": (
         "❌ I could not upload your files for the service ({message}), so nothing was submitted. "
         "Your draft is back – try /generate again in a few minutes. If this keeps happening, the "

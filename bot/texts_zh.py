@@ -14,13 +14,13 @@ ZH: Final[dict[str, str]] = {
         "/generate [提示词] – 生成视频\n"
         "/settings – 默认时长、清晰度、画面比例和声音\n"
         "/status – 生成中的视频 · /history – 最近的视频\n"
-        "/balance – 剩余积分 · /cancel – 丢弃草稿"
+        "/balance – 你的视频用量 · /cancel – 丢弃草稿"
     ),
     "command_generate": "用草稿生成视频",
     "command_settings": "默认时长、清晰度、画面比例和声音",
     "command_status": "生成中的视频",
     "command_history": "最近的视频",
-    "command_balance": "剩余积分",
+    "command_balance": "你的视频用量",
     "command_cancel": "丢弃当前草稿",
     "command_help": "使用说明",
     "draft_title": "你的草稿",
@@ -37,7 +37,7 @@ ZH: Final[dict[str, str]] = {
     "aspect_adaptive": "自动",
     "filter_off_note": "内容过滤已关闭：按 1.1 倍计费（违法违禁内容始终会被拦截）。",
     "cost_estimate": "费用：约 {credits} 积分（按你最近的视频估算），生成时会预扣准确数额。",
-    "cost_unknown": "费用：生成时服务会预扣准确数额；/balance 可查看剩余积分。",
+    "cost_unknown": "费用：生成时服务会预扣准确数额；/balance 可查看你的视频用量。",
     "cost_video_note": "使用参考视频会增加费用。",
     "btn_sound": "🔊 声音：{state}",
     "btn_filter": "🛡 内容过滤：{state}",
@@ -73,10 +73,16 @@ ZH: Final[dict[str, str]] = {
     "settings_group_title": "本群新草稿的默认设置（由管理员设置）：",
     "settings_saved": "已保存。",
     "settings_admins_only": "只有群管理员可以修改本群的默认设置。",
-    "balance": "剩余积分：{remaining}{used}",
+    "balance": "账户剩余积分：{remaining}{used}",
     "balance_used": "（已用：{used}）",
     "balance_unknown": "服务没有返回剩余积分。",
     "balance_failed": "无法连接服务查询余额，请稍后再试。",
+    "balance_admin_private": "账户积分只在与我的私聊中显示。",
+    "usage_title": "你的视频：",
+    "usage_today": "• 今天：{count} 个",
+    "usage_today_limit": "• 今天：{count} / {limit} 个（每日上限，UTC 零点重置）",
+    "usage_running": "• 生成中：{count} 个",
+    "usage_credits": "• 为它们预扣的积分：今天 {today}，累计 {total}",
     "history_none": "你在这里还没有视频。",
     "history_title": "你在这里最近的视频：",
     "history_line": "• #{id} {when}：{state} – {prompt}",
@@ -112,6 +118,7 @@ ZH: Final[dict[str, str]] = {
     "state_submitting": "提交中",
     "state_pending": "排队中",
     "state_processing": "生成中",
+    "state_unknown": "⚠️ 已发送，未确认 – 等待服务回复",
     "unsupported_kind": "{what}不能用作参考素材：请发送照片、视频、语音或音乐。草稿没有变化。",
     "source_photo": "照片",
     "source_document": "文件",
@@ -193,7 +200,6 @@ ZH: Final[dict[str, str]] = {
     "fail_image_processing_error": "服务无法处理其中一张图片。请换其他图片试试。",
     "fail_image_dimension_mismatch": "图片的尺寸或比例不符合服务要求。请换其他图片试试。",
     "fail_generic": "服务报告了错误（{message}）。",
-    "fail_deadline": "服务在 {minutes} 分钟内未完成，我已停止等待。",
     "refused": (
         "❌ 服务拒绝了请求：{message}\n未扣费。草稿已恢复，修改后再次发送 /generate 即可。"
     ),
@@ -203,10 +209,31 @@ ZH: Final[dict[str, str]] = {
     "service_down": (
         "❌ 视频服务暂时无响应，未提交任何请求。草稿已恢复，请几分钟后再试 /generate。"
     ),
-    "submit_unknown": (
-        "⚠️ 提交时连接中断，无法确定服务是否已接受请求。为避免重复扣费，我不会自动重新提交。"
-        "如果 15 分钟内没有收到视频，请重新发送照片并 /generate。"
+    "submit_unknown_waiting": (
+        "⚠️ 请求发出后与视频服务的连接中断了，我无法确认它是否被接受。\n"
+        "服务很可能已经开始生成：如果是，视频会发到这里。请先不要再次发送这个请求——那样可能会付两次费。"
+        "如果到 {until}（UTC）还没有结果，我会告诉你。"
     ),
+    "submit_unknown_untraceable": (
+        "⚠️ 请求发出后与视频服务的连接中断了，我无法判断它是否被接受。如果已被接受，费用已经产生，"
+        "但没有服务的回复我无法追踪它，视频也无法通过我送到你这里。\n"
+        "在机器人的主人核对账户最近的用量之前，请不要再次发送：现在重发可能会付两次费。"
+    ),
+    "submit_unknown_closed": (
+        "⚠️ 你在 {since}（UTC）发出的请求一直没有得到视频服务的确认，也没有收到视频，"
+        "所以它很可能没有生成——但我无法确定。你现在可以重新发送；/history 会把它显示为未确认，"
+        "机器人的主人可以核对账户用量。如果它的视频之后出现，我仍会发到这里。"
+    ),
+    "submit_confirmed": "✅ 视频服务最终确认了你的请求：视频正在生成，完成后会发到这里。",
+    "failed_deadline": (
+        "⏳ 你的视频在 {minutes} 分钟内没有完成，我已停止等待。"
+        "如果它在你发出请求后 24 小时内完成，我会把它发到这里。"
+    ),
+    "status_see_reply": "⬇️ 请看下方我的回复。",
+    "status_unconfirmed": "⚠️ 已发送，但未确认 – 见下方。",
+    "status_not_submitted": "↩️ 未提交 – 见下方。",
+    "status_failed": "❌ 没有视频 – 见下方。",
+    "status_confirmed": "🎬 正在生成视频…",
     "hosting_failed": "❌ 无法为服务上传你的文件（{message}），因此没有提交。草稿已退回——请几分钟后再发送 /generate。如果一直如此，机器人的管理员可以把 MEDIA_HOSTING 改为 local 或 s3。",
     "internal_error": "抱歉，我这边出了点问题。草稿已保留，请再试一次。",
 }

@@ -1,4 +1,8 @@
-"""Following submitted tasks to the end: polling, callback hints, progress, hand-off to delivery."""
+"""Following submitted tasks to the end: polling, callback hints, progress, hand-off to delivery.
+
+Also the tasks whose submit answer was lost (adopted when a callback names them, see
+`bot.reconcile`) and those given up at the deadline (still watched, delivered if they finish).
+"""
 
 from __future__ import annotations
 
@@ -12,16 +16,20 @@ from typing import Any
 from bot.background import Background
 from bot.delivery import Deliverer
 from bot.evolink import EvolinkClient, EvolinkError, VideoTask
-from bot.messenger import Messenger
-from bot.submit import credits_text
+from bot.metrics import Metrics
+from bot.notices import Notices, credits_text
+from bot.reconcile import Reconciler
 from bot.texts import t
 from storage import Store
 from storage.db import Clock
-from storage.models import Delivery, Task, TaskStatus
+from storage.models import DEADLINE, Delivery, Task, TaskStatus
 
 log = logging.getLogger(__name__)
 
 GROUP_EDIT_SECONDS = 15.0
+# A task given up at the deadline is queried this many poll intervals apart (a callback, when
+# callbacks are on, brings a late completion at once).
+LATE_POLL_INTERVALS = 30
 
 _FINAL_UPSTREAM = {
     "completed": TaskStatus.COMPLETED,
@@ -38,9 +46,11 @@ class TaskTracker:
         *,
         store: Store,
         client: EvolinkClient,
-        messenger: Messenger,
+        notices: Notices,
+        reconciler: Reconciler,
         deliverer: Deliverer,
         background: Background,
+        metrics: Metrics,
         poll_interval: float,
         progress_edit_seconds: float,
         deadline_seconds: float,
@@ -48,9 +58,11 @@ class TaskTracker:
     ) -> None:
         self._store = store
         self._client = client
-        self._messenger = messenger
+        self._notices = notices
+        self._reconciler = reconciler
         self._deliverer = deliverer
         self._background = background
+        self._metrics = metrics
         self._interval = poll_interval
         self._edit_every = progress_edit_seconds
         self._deadline = deadline_seconds
@@ -79,9 +91,15 @@ class TaskTracker:
         """Look for due tasks now (a task was submitted, or a callback came)."""
         self._wake.set()
 
-    async def hint(self, task: Task) -> None:
-        """A callback said this task changed: check it now, trusting only the task query."""
-        if task.status.running:
+    async def on_callback(self, task: Task, claim: str | None) -> None:
+        """A callback to this task's secret URL said it changed; `claim` is the task id its body
+        names. Only the task query is believed: the body is at most a lead."""
+        if task.upstream_id is None:
+            # The submit's answer is awaited or was lost: the callback may be all there is.
+            if claim is not None and await self._store.tasks.claim(task.id, claim):
+                self.wake()
+            return
+        if task.status.running or task.given_up:
             if task.id in self._busy:
                 self._recheck.add(task.id)
             await self._store.tasks.update(task.id, next_poll_at=0.0, expect_status=[task.status])
@@ -100,19 +118,17 @@ class TaskTracker:
                 self._background.spawn(self._deliverer.deliver(task.id), name=f"deliver-{task.id}")
         self.wake()
 
-    async def check(self, task_id: int) -> None:
-        """Query one running task and act on its state (one check per task at a time)."""
-        if task_id in self._busy:
-            return
-        self._busy.add(task_id)
-        await self._check_owned(task_id)
-
     async def _check_owned(self, task_id: int) -> None:
         try:
             task = await self._store.tasks.get(task_id)
-            if task is None or not task.status.running or task.upstream_id is None:
+            if task is None:
                 return
-            if self._clock() - (task.submitted_at or task.created_at) > self._deadline:
+            if task.status is TaskStatus.UNKNOWN:
+                await self._settle_unknown(task)
+                return
+            if task.upstream_id is None or not (task.status.running or task.given_up):
+                return
+            if task.status.running and self._clock() - self._sent_at(task) > self._deadline:
                 await self._give_up(task)
                 return
             try:
@@ -131,7 +147,10 @@ class TaskTracker:
                 )
                 await self._retry_later(task)
                 return
-            await self.apply(task, state)
+            if task.given_up:
+                await self._apply_late(task, state)
+            else:
+                await self.apply(task, state)
         finally:
             self._busy.discard(task_id)
             if task_id in self._recheck:
@@ -139,15 +158,67 @@ class TaskTracker:
                 await self._store.tasks.update(
                     task_id,
                     next_poll_at=0.0,
-                    expect_status=[TaskStatus.PENDING, TaskStatus.PROCESSING],
+                    expect_status=[TaskStatus.PENDING, TaskStatus.PROCESSING, TaskStatus.FAILED],
                 )
                 self.wake()
 
-    async def _retry_later(self, task: Task) -> None:
+    async def _settle_unknown(self, task: Task) -> None:
+        """A task with no upstream id: adopt what a callback named, or close it when due."""
+        if task.callback_claim is not None:
+            adopted = await self._reconciler.adopt(task)
+            if adopted is not None:
+                self._metrics.upstream_tasks.labels(how="adopted").inc()
+                fresh, state = adopted
+                if state.status not in _FINAL_UPSTREAM:
+                    await self._notices.news(
+                        fresh, t(fresh.language, "submit_confirmed"), status_key="status_confirmed"
+                    )
+                await self.apply(fresh, state)
+            return
+        if task.delivery is Delivery.NONE:
+            await self._reconciler.close(task)
+
+    async def _apply_late(self, task: Task, state: VideoTask) -> None:
+        """A task given up at the deadline: its video is still sent if it comes."""
+        if state.status == "completed" and state.result_url:
+            if await self._store.tasks.update(
+                task.id,
+                status=TaskStatus.COMPLETED,
+                progress=100,
+                result_url=state.result_url,
+                error_code=None,
+                error_message=None,
+                delivery=Delivery.NONE,
+                finished_at=self._clock(),
+                expect_status=[TaskStatus.FAILED],
+            ):
+                log.info("task %s: finished after the deadline; delivering", task.id)
+                await self._finish(task.id)
+            return
+        if state.status in _FINAL_UPSTREAM:
+            # It ended without a video: the user was already told it was given up.
+            error = state.error
+            await self._store.tasks.update(
+                task.id,
+                error_code=error.code if error else state.status,
+                error_message=error.message if error else None,
+                next_poll_at=None,
+                expect_status=[TaskStatus.FAILED],
+            )
+            return
         await self._store.tasks.update(
             task.id,
-            next_poll_at=self._clock() + self._interval * 2,
-            expect_status=[task.status],
+            next_poll_at=self._clock() + self._interval * LATE_POLL_INTERVALS,
+            expect_status=[TaskStatus.FAILED],
+        )
+
+    def _sent_at(self, task: Task) -> float:
+        return task.submitted_at or task.created_at
+
+    async def _retry_later(self, task: Task) -> None:
+        later = self._interval * (LATE_POLL_INTERVALS if task.given_up else 2)
+        await self._store.tasks.update(
+            task.id, next_poll_at=self._clock() + later, expect_status=[task.status]
         )
 
     async def apply(self, task: Task, state: VideoTask) -> None:
@@ -187,13 +258,17 @@ class TaskTracker:
         self._background.spawn(self._deliverer.deliver(task_id), name=f"deliver-{task_id}")
 
     async def _give_up(self, task: Task) -> None:
+        """Stop waiting and say so; the task is still watched now and then, and delivered if it
+        finishes after all (it is paid for)."""
         minutes = max(1, round(self._deadline / 60))  # "within 0 minutes" would make no sense
+        now = self._clock()
         if await self._store.tasks.update(
             task.id,
             status=TaskStatus.FAILED,
-            error_code="deadline",
+            error_code=DEADLINE,
             error_message=str(minutes),
-            finished_at=self._clock(),
+            finished_at=now,
+            next_poll_at=now + self._interval * LATE_POLL_INTERVALS,
             expect_status=[task.status],
         ):
             log.warning("task %s (%s): deadline passed, giving up", task.id, task.upstream_id)
@@ -211,7 +286,7 @@ class TaskTracker:
             return
         credits = credits_text(task.language, task.credits_reserved, "credits_caption")
         text = t(task.language, "progress", progress=progress, credits=credits)
-        if not await self._messenger.edit(task.key.chat_id, task.status_message_id, text):
+        if not await self._notices.status(task, text):
             # Not tried again for the same figure: a chat that refuses edits (the bot blocked,
             # the message deleted) would otherwise get one on every poll until the task ends.
             log.info("task %s: progress %s%% not shown", task.id, progress)
@@ -232,7 +307,7 @@ class TaskTracker:
                 await self._tick()
             except Exception:
                 log.exception("task tracker tick failed")
-            next_at = await self._store.tasks.next_poll_at()
+            next_at = await self._store.tasks.next_poll_at(self._clock())
             timeout = self._interval if next_at is None else next_at - self._clock()
             timeout = min(max(timeout, 0.05), self._interval)
             with contextlib.suppress(TimeoutError):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -14,12 +16,15 @@ from bot.health import Health
 from bot.hosting import LocalHost
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import Metrics
+from bot.telegram_webhook import BodyTooLarge, read_limited
 from storage import Store
 from storage.models import Task
 
 log = logging.getLogger(__name__)
 
 MAX_CALLBACK_BYTES = 256 * 1024
+# What an upstream task id may look like (task-unified-<seconds>-<8 characters> today).
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 NOT_FOUND = PlainTextResponse("Not Found", status_code=404)
 
@@ -28,7 +33,7 @@ def create_web_app(
     *,
     store: Store,
     local_host: LocalHost | None,
-    on_callback: Callable[[Task], Awaitable[None]],
+    on_callback: Callable[[Task, str | None], Awaitable[None]],
     health: Health | None = None,
     metrics: Metrics | None = None,
     telegram_webhook: Route | None = None,
@@ -72,16 +77,20 @@ def create_web_app(
         return FileResponse(path)
 
     async def evolink_callback(request: Request) -> Response:
-        """Evolink says a task changed. Only the secret in the path identifies it."""
+        """Evolink says a task changed. Only the secret in the path identifies our task; the
+        body's task id is a lead for a task whose submit answer was lost, checked with the task
+        query before anything is believed, so a forged or stale body changes nothing."""
         task = await store.tasks.by_callback_secret(request.path_params["secret"])
         if task is None:
             return NOT_FOUND
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_CALLBACK_BYTES:
+        try:
+            body = await read_limited(request, MAX_CALLBACK_BYTES)
+        except BodyTooLarge:
             return PlainTextResponse("Payload Too Large", status_code=413)
-        # The body is not needed: the task is fetched again from the API before anything is
-        # believed, so a forged or stale body changes nothing.
-        await on_callback(task)
+        except ClientDisconnect:
+            return PlainTextResponse("Bad Request", status_code=400)
+        claim = _task_id(body) if task.upstream_id is None else None
+        await on_callback(task, claim)
         return JSONResponse({"ok": True})
 
     return Starlette(
@@ -93,3 +102,13 @@ def create_web_app(
             *([telegram_webhook] if telegram_webhook is not None else []),
         ]
     )
+
+
+def _task_id(body: bytes) -> str | None:
+    """The task id a callback body names, if it names one plausibly."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    found = data.get("id") if isinstance(data, dict) else None
+    return found if isinstance(found, str) and _TASK_ID.fullmatch(found) else None

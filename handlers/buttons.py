@@ -27,7 +27,7 @@ async def draft_button(update: Update, context: BotContext) -> None:
     # The press is answered after the change is shown, so the button's spinner ends with it.
     if action == "gen":
         message_id = query.message.message_id if query.message else None
-        await services.submitter.generate(
+        await services.generator.generate(
             draft.key, lang, request_message_id=message_id, prompt=None
         )
     elif action == "x":

@@ -36,7 +36,7 @@ async def generate(update: Update, context: BotContext) -> None:
     elif not is_private(update) and await services.store.drafts.open_draft(key) is None:
         await message.reply_text(t(lang, "reply_without_media"))
         return
-    await services.submitter.generate(
+    await services.generator.generate(
         key, lang, request_message_id=message.message_id, prompt=prompt
     )
 
@@ -94,6 +94,8 @@ async def stats(update: Update, context: BotContext) -> None:
 
 
 async def balance(update: Update, context: BotContext) -> None:
-    """The Evolink account's credits."""
-    text = await context.bot_data.services.balance_text(language(update))
+    """The user's own usage; the account's credits too for the bot's admins, in private."""
+    text = await context.bot_data.services.balance.text(
+        language(update), chat_key(update).user_id, private=is_private(update)
+    )
     await message_of(update).reply_text(text)

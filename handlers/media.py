@@ -35,7 +35,7 @@ async def media(update: Update, context: BotContext) -> None:
     if oneshot is not None and draft is not None:
         services.drafts.expect_album(key, incoming)
         services.background.spawn(
-            services.submitter.generate_when_quiet(
+            services.generator.generate_when_quiet(
                 key, lang, draft.id, request_message_id=message.message_id
             ),
             name=f"oneshot-{draft.id}",

@@ -137,4 +137,11 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     );
     CREATE UNIQUE INDEX refs_message ON refs (draft_id, message_id);
     """,
+    # 4: an upstream task id named by a callback before it is verified; one task row per upstream
+    # task, so a task adopted after a lost submit answer can never be delivered twice
+    """
+    ALTER TABLE tasks ADD COLUMN callback_claim TEXT;
+    CREATE UNIQUE INDEX tasks_upstream ON tasks (upstream_id) WHERE upstream_id IS NOT NULL;
+    CREATE INDEX tasks_due ON tasks (status, next_poll_at);
+    """,
 )

@@ -35,7 +35,9 @@ class TaskStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     REFUSED = "refused"  # the upstream refused the submit: nothing was charged
-    UNKNOWN = "unknown"  # we cannot tell whether the submit was accepted
+    # The submit's answer was lost: a task may exist upstream. Waits for a callback naming it
+    # (then adopted) until the user is told it is unconfirmed; adopted even after that.
+    UNKNOWN = "unknown"
 
     @property
     def running(self) -> bool:
@@ -55,6 +57,9 @@ _FINAL = {
     TaskStatus.REFUSED,
     TaskStatus.UNKNOWN,
 }
+
+
+DEADLINE = "deadline"  # the error code of a task the bot stopped waiting for
 
 
 class Delivery(enum.StrEnum):
@@ -189,3 +194,9 @@ class Task:
     updated_at: float
     submitted_at: float | None
     finished_at: float | None
+    callback_claim: str | None = None
+
+    @property
+    def given_up(self) -> bool:
+        """Stopped waiting at the deadline: still watched, and delivered if it finishes late."""
+        return self.status is TaskStatus.FAILED and self.error_code == DEADLINE

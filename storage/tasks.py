@@ -3,11 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import aiosqlite
 
 from storage.db import Database
-from storage.models import ChatKey, Delivery, Draft, Options, Task, TaskStatus
+from storage.models import DEADLINE, ChatKey, Delivery, Draft, Options, Task, TaskStatus
+
+# A task given up at the deadline is still watched this long after its submit: its result link
+# would last 24 hours, so a later completion is of no use to anyone.
+LATE_WATCH_SECONDS = 24 * 3600
+
+# Tasks whose video may still come: being made, or sent and awaiting the service's word.
+_IN_PROGRESS = (
+    "(status IN ('preparing', 'submitting', 'pending', 'processing')"
+    " OR (status = 'unknown' AND delivery = 'none'))"
+)
+
+_USAGE = (
+    "SELECT"
+    " COALESCE(SUM(CASE WHEN created_at >= ? THEN 1 ELSE 0 END), 0),"
+    f" COALESCE(SUM(CASE WHEN {_IN_PROGRESS} THEN 1 ELSE 0 END), 0),"
+    " COALESCE(SUM(CASE WHEN created_at >= ? THEN credits_reserved ELSE 0 END), 0),"
+    " COALESCE(SUM(credits_reserved), 0)"
+    " FROM tasks WHERE user_id = ? AND status != 'refused'"
+)
+_RUNNING_FOR = (
+    "SELECT * FROM tasks WHERE chat_id = ? AND user_id = ? AND topic_id = ?"
+    f" AND {_IN_PROGRESS} ORDER BY id"
+)
+
+# Tasks the tracker looks at when their time comes: running ones are queried, unconfirmed ones
+# (no upstream id) are adopted or closed, given-up ones are queried now and then.
+_DUE = (
+    "(status IN ('pending', 'processing') AND upstream_id IS NOT NULL)"
+    " OR (status = 'unknown' AND (delivery = 'none' OR callback_claim IS NOT NULL))"
+    f" OR (status = 'failed' AND error_code = '{DEADLINE}' AND upstream_id IS NOT NULL"
+    " AND submitted_at >= ?)"
+)
 
 _COLUMNS = frozenset(
     {
@@ -28,8 +61,19 @@ _COLUMNS = frozenset(
         "delivered_file_id",
         "submitted_at",
         "finished_at",
+        "callback_claim",
     }
 )
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one user has spent: videos started today, videos in progress, credits reserved."""
+
+    today: int
+    running: int
+    credits_today: float
+    credits_total: float
 
 
 class TaskStore:
@@ -111,7 +155,7 @@ class TaskStore:
         }
         values["updated_at"] = self.db.clock()
         # Column names come from _COLUMNS, never from input; values are bound parameters.
-        sql = "UPDATE tasks SET " + ", ".join(f"{k} = ?" for k in values) + " WHERE id = ?"  # noqa: S608
+        sql = "UPDATE tasks SET " + ", ".join(f"{k} = ?" for k in values) + " WHERE id = ?"
         params: list[object] = [*values.values(), task_id]
         for column, expected in (("status", expect_status), ("delivery", expect_delivery)):
             if expected is not None:
@@ -121,22 +165,37 @@ class TaskStore:
         return await self.db.write(sql, tuple(params)) == 1
 
     async def due_for_poll(self, now: float, limit: int = 50) -> list[Task]:
-        """Running tasks whose next poll time has come, soonest first."""
+        """Tasks the tracker must look at now (see `_DUE`), soonest first."""
         rows = await self.db.fetchall(
-            "SELECT * FROM tasks WHERE status IN ('pending', 'processing')"
-            " AND upstream_id IS NOT NULL AND (next_poll_at IS NULL OR next_poll_at <= ?)"
-            " ORDER BY next_poll_at LIMIT ?",
-            (now, limit),
+            f"SELECT * FROM tasks WHERE ({_DUE})"
+            " AND (next_poll_at IS NULL OR next_poll_at <= ?) ORDER BY next_poll_at LIMIT ?",
+            (now - LATE_WATCH_SECONDS, now, limit),
         )
         return [_task(row) for row in rows]
 
-    async def next_poll_at(self) -> float | None:
-        """When the next running task is due, if any task is running."""
+    async def next_poll_at(self, now: float) -> float | None:
+        """When the next task is due, if the tracker has any to look at."""
         row = await self.db.fetchone(
-            "SELECT MIN(COALESCE(next_poll_at, 0)) FROM tasks"
-            " WHERE status IN ('pending', 'processing') AND upstream_id IS NOT NULL"
+            f"SELECT MIN(COALESCE(next_poll_at, 0)) FROM tasks WHERE {_DUE}",
+            (now - LATE_WATCH_SECONDS,),
         )
         return float(row[0]) if row and row[0] is not None else None
+
+    async def by_upstream_id(self, upstream_id: str) -> Task | None:
+        """Our task for an upstream task id, if we have one."""
+        row = await self.db.fetchone("SELECT * FROM tasks WHERE upstream_id = ?", (upstream_id,))
+        return _task(row) if row else None
+
+    async def claim(self, task_id: int, upstream_id: str) -> bool:
+        """Remember the upstream id a callback named for a task whose submit answer we lack."""
+        return (
+            await self.db.write(
+                "UPDATE tasks SET callback_claim = ?, next_poll_at = 0, updated_at = ?"
+                " WHERE id = ? AND upstream_id IS NULL",
+                (upstream_id, self.db.clock(), task_id),
+            )
+            == 1
+        )
 
     async def needing_attention(self) -> list[Task]:
         """Tasks a restart must pick up: not yet submitted, or finished but not delivered."""
@@ -157,11 +216,17 @@ class TaskStore:
         )
         return int(row[0]) if row else 0
 
+    async def usage(self, user_id: int, *, since: float) -> Usage:
+        """A user's videos since `since` and in progress, and the credits their tasks reserved
+        (refused requests cost nothing and are not counted)."""
+        row = await self.db.fetchone(_USAGE, (since, since, user_id))
+        assert row is not None
+        return Usage(int(row[0]), int(row[1]), float(row[2]), float(row[3]))
+
     async def running_count(self, user_id: int) -> int:
         """How many of a user's tasks are in progress, in every chat."""
         row = await self.db.fetchone(
-            "SELECT COUNT(*) FROM tasks WHERE user_id = ?"
-            " AND status IN ('preparing', 'submitting', 'pending', 'processing')",
+            f"SELECT COUNT(*) FROM tasks WHERE user_id = ? AND {_IN_PROGRESS}",
             (user_id,),
         )
         return int(row[0]) if row else 0
@@ -189,12 +254,7 @@ class TaskStore:
 
     async def running_for(self, key: ChatKey) -> list[Task]:
         """A user's tasks in a chat that have not reached the chat yet."""
-        rows = await self.db.fetchall(
-            "SELECT * FROM tasks WHERE chat_id = ? AND user_id = ? AND topic_id = ?"
-            " AND status IN ('preparing', 'submitting', 'pending', 'processing')"
-            " ORDER BY id",
-            (key.chat_id, key.user_id, key.topic_id),
-        )
+        rows = await self.db.fetchall(_RUNNING_FOR, (key.chat_id, key.user_id, key.topic_id))
         return [_task(row) for row in rows]
 
 
@@ -228,4 +288,5 @@ def _task(row: aiosqlite.Row) -> Task:
         updated_at=row["updated_at"],
         submitted_at=row["submitted_at"],
         finished_at=row["finished_at"],
+        callback_claim=row["callback_claim"],
     )

@@ -15,6 +15,11 @@ from tests.fakes.telegram import Call, FakeTelegram
 from tests.harness import BotUnderTest
 from tests.mediagen import image_bytes
 
+# What the user reads when…
+NOTHING_SUBMITTED = "nothing was submitted"  # …a refusal proves nothing was paid
+UNCONFIRMED_WAITING = "if it did, the video will arrive here"  # …an answer was lost, callbacks on
+UNTRACEABLE = "no way to follow it"  # …an answer was lost and callbacks are off
+
 
 async def draft_and_generate(
     bot: BotUnderTest, chat: int, *, prompt: str, width: int = 900, height: int = 700

@@ -119,7 +119,7 @@ async def test_prompt_ideas_name_the_users_references(
 async def test_cost_is_shown_before_and_after_and_balance_reads_the_account(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:
-    bot = await make_bot()
+    bot = await make_bot(admin_user_ids=str(ALICE))
     telegram.send_photo(ALICE, ALICE, image_bytes(800, 600), caption="first")
     first_summary = await bot.reply_to(ALICE, text_contains="image 1")
     assert "reserves the exact amount" in first_summary.text  # nothing known yet
@@ -133,8 +133,36 @@ async def test_cost_is_shown_before_and_after_and_balance_reads_the_account(
     telegram.send_photo(ALICE, ALICE, image_bytes(800, 600), caption="second")
     await bot.reply_to(ALICE, text_contains=f"about {reserved:g} credits")
     telegram.send_text(ALICE, ALICE, "/balance")
-    balance = await bot.reply_to(ALICE, text_contains="Credits left")
+    balance = await bot.reply_to(ALICE, text_contains="Account credits left")
     assert f"{evolink.credits:g}" in balance.text
+    assert f"{reserved:g} today" in balance.text  # and her own usage
+
+
+async def test_balance_shows_users_their_own_usage_never_the_account(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot(admin_user_ids=str(BOB), daily_generations_per_user=5)
+    telegram.send_photo(ALICE, ALICE, image_bytes(800, 600), caption="a tram at night")
+    await bot.reply_to(ALICE, text_contains="image 1")
+    telegram.send_text(ALICE, ALICE, "/generate")
+    submission = await evolink.wait_for_submission()
+    reserved = evolink.tasks[submission.task_id].credits_reserved
+    await bot.reply_to(ALICE, text_contains="credits reserved")
+
+    telegram.send_text(ALICE, ALICE, "/balance")
+    mine = await bot.reply_to(ALICE, text_contains="Your videos")
+    assert "today: 1 of 5" in mine.text and "in progress: 1" in mine.text
+    assert f"{reserved:g} today, {reserved:g} in all" in mine.text
+    assert "Account" not in mine.text and f"{evolink.credits:g}" not in mine.text
+
+    # An admin asking in a group sees only their own usage there.
+    group = -100777
+    telegram.send_text(group, BOB, "/balance", chat_type="supergroup")
+    there = await bot.reply_to(group, text_contains="Your videos")
+    assert "private chat" in there.text and f"{evolink.credits:g}" not in there.text
+    assert not any(
+        "Account credits" in c.text for c in telegram.calls if c.params.get("chat_id") == group
+    )
 
 
 async def test_history_resends_a_delivered_video_by_file_id(

@@ -341,14 +341,14 @@ async def test_a_slow_upstream_call_for_one_user_does_not_freeze_the_others(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:
     evolink.set_delay("/v1/credits", 3)
-    bot = await make_bot()
+    bot = await make_bot(admin_user_ids=str(ALICE))
     telegram.send_text(ALICE, ALICE, "/balance")
     await asyncio.sleep(0.3)
     started = time.monotonic()
     telegram.send_text(BOB, BOB, "/help")
     await bot.reply_to(BOB, text_contains="/generate")
     assert time.monotonic() - started < 2
-    await bot.reply_to(ALICE, text_contains="Credits left")
+    await bot.reply_to(ALICE, text_contains="Account credits left")
 
 
 async def test_health_and_metrics(

@@ -142,3 +142,33 @@ async def test_secrets_never_appear_in_logs_requests_or_the_database(
     database = (tmp_path / "data" / "bot.sqlite3").read_bytes()
     assert token.encode() not in database
     assert key.encode() not in database
+
+
+async def test_sigkill_before_the_submit_answer_is_recorded_then_the_callback_delivers_once(
+    telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path
+) -> None:
+    # The task is created upstream, the bot dies before it has the answer, the task completes
+    # while it is down: after the restart, the callback names the task and its video arrives,
+    # once, with no second submit.
+    bot = BotProcess(telegram, evolink, tmp_path / "data", EVOLINK_CALLBACKS="on")
+    evolink.callback_retry_delays = (1.0, 2.0, 4.0)  # as the real API retries
+    evolink.break_next_answer("late", delay=30)
+    try:
+        await bot.start()
+        telegram.send_photo(CHAT, CHAT, image_bytes(800, 800), caption="a night train")
+        await telegram.wait_for(lambda c: c.method == "sendMessage" and "image 1" in c.text)
+        telegram.send_text(CHAT, CHAT, "/generate")
+        submission = await evolink.wait_for_submission(timeout=20)
+        await asyncio.sleep(0.3)
+        await bot.kill()  # the answer was never received, let alone recorded
+        await evolink.complete(submission.task_id)  # the callback finds nobody listening
+        await bot.start()  # …and its retries reach the restarted bot
+        await telegram.wait_for(lambda c: c.method == "sendVideo" and c.ok, timeout=20)
+        await evolink.wait_for_callbacks()
+        await asyncio.sleep(1.0)
+    finally:
+        await bot.kill()
+    assert _videos(telegram) == 1
+    assert len(evolink.submissions) == 1 and len(evolink.tasks) == 1
+    posts = [r for r in evolink.requests if r == ("POST", "/v1/videos/generations")]
+    assert len(posts) == 1

@@ -23,6 +23,7 @@ from tests.conftest import MakeBot
 from tests.fakes.evolink import FakeEvolink, LoopbackServer
 from tests.fakes.s3 import FakeS3
 from tests.fakes.telegram import FakeTelegram
+from tests.faultkit import eventually
 from tests.harness import BotProcess
 from tests.mediagen import image_bytes
 
@@ -137,10 +138,7 @@ async def test_the_fake_telegram_retries_a_refused_update_then_polling_gets_the_
             assert answer.json()["ok"] is True
             first = telegram.send_text(CHAT, USER, "one")
             telegram.send_text(CHAT, USER, "two")
-            for _ in range(200):
-                if len(seen) >= 4:
-                    break
-                await asyncio.sleep(0.01)
+            await eventually(lambda: len(telegram.webhook_deliveries) >= 4, what="4 deliveries")
             # The first update three times (500, 503, then 200), then the second: in order.
             ids = [update_id for update_id, _ in seen]
             assert ids[:3] == [ids[0]] * 3 and ids[3] == ids[0] + 1
@@ -279,3 +277,35 @@ async def test_webhook_and_s3_in_a_real_process_keep_every_secret_out_of_the_log
     database = (tmp_path / "data" / "bot.sqlite3").read_bytes()
     assert s3.secret_access_key.encode() not in database
     assert b"process_webhook_secret" not in database
+
+
+@pytest.mark.e2e
+async def test_an_update_answered_200_survives_a_sigkill_before_it_is_handled(
+    telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path
+) -> None:
+    # Telegram forgets an update once the webhook answered 200: from then on only the bot's
+    # inbox remembers it.
+    process = BotProcess(
+        telegram, evolink, tmp_path / "data", TELEGRAM_WEBHOOK_SECRET="survive_secret-0123456789"
+    )
+    process.env["TELEGRAM_WEBHOOK_URL"] = f"http://127.0.0.1:{process.port}/telegram"
+    try:
+        await process.start()
+        telegram.send_photo(CHAT, USER, image_bytes(800, 600), caption="a lost request")
+        await telegram.wait_for(lambda c: c.method == "sendMessage" and "image 1" in c.text)
+        telegram.set_delay("sendMessage", 3)  # /help is answered slowly; /generate waits behind
+        telegram.send_text(CHAT, USER, "/help")
+        telegram.send_text(CHAT, USER, "/generate")
+        last = telegram.last_update_id
+        await eventually(
+            lambda: any(d.ok and d.update_id == last for d in telegram.webhook_deliveries),
+            what="the /generate update answered 200",
+        )
+        await process.kill()
+        assert telegram.unconfirmed_updates() == 0  # nothing left for Telegram to re-send
+        telegram.set_delay("sendMessage", 0)
+        await process.start()
+        submission = await evolink.wait_for_submission(timeout=20)
+        assert submission.body["prompt"] == "a lost request"
+    finally:
+        await process.kill()

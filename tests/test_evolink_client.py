@@ -9,7 +9,15 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from bot.evolink import EvolinkClient, GenerationRequest, RetryPolicy, Unreachable
+from bot.evolink import (
+    Accepted,
+    EvolinkClient,
+    GenerationRequest,
+    Refused,
+    RetryPolicy,
+    Unknown,
+    Unreachable,
+)
 from bot.evolink import errors as api
 
 TASK = {
@@ -50,7 +58,9 @@ async def test_submit_sends_the_documented_body_and_headers() -> None:
         seen.append(request)
         return httpx.Response(200, json=TASK)
 
-    task = await _client(handler).submit(_request(), idempotency_key="draft-key-1")
+    outcome = await _client(handler).submit(_request(), idempotency_key="draft-key-1")
+    assert isinstance(outcome, Accepted)
+    task = outcome.task
     assert task.id == TASK["id"]
     assert task.usage.credits_reserved == 50
     assert task.task_info.estimated_time == 165
@@ -75,7 +85,9 @@ async def test_submit_sends_the_documented_body_and_headers() -> None:
         (413, "payload_too_large", api.PayloadTooLarge),
     ],
 )
-async def test_client_errors_are_typed_and_not_retried(status: int, code: str, error: type) -> None:
+async def test_client_errors_are_typed_refusals_and_not_retried(
+    status: int, code: str, error: type
+) -> None:
     calls = 0
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -83,10 +95,11 @@ async def test_client_errors_are_typed_and_not_retried(status: int, code: str, e
         calls += 1
         return httpx.Response(status, json={"error": {"code": code, "message": "why", "type": "x"}})
 
-    with pytest.raises(error) as info:
-        await _client(handler).submit(_request(), idempotency_key="k")
+    outcome = await _client(handler).submit(_request(), idempotency_key="k")
     assert calls == 1
-    assert info.value.code == code and info.value.message == "why" and info.value.status == status
+    assert isinstance(outcome, Refused) and isinstance(outcome.error, error)
+    assert outcome.error.code == code and outcome.error.message == "why"
+    assert outcome.error.status == status
 
 
 async def test_integer_error_codes_of_older_versions_are_accepted() -> None:
@@ -106,9 +119,84 @@ async def test_429_honours_retry_after_then_succeeds() -> None:
         httpx.Response(200, json=TASK),
     ]
     sleeps: list[float] = []
-    task = await _client(lambda r: answers.pop(0), sleeps).submit(_request(), idempotency_key="k")
-    assert task.status == "pending"
+    outcome = await _client(lambda r: answers.pop(0), sleeps).submit(
+        _request(), idempotency_key="k"
+    )
+    assert isinstance(outcome, Accepted) and outcome.task.status == "pending"
     assert sleeps == [7.0]
+
+
+async def test_a_rate_limit_that_lasts_is_a_refusal_after_bounded_tries() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(429, text="slow down")  # a gateway's page, not the API's body
+
+    outcome = await _client(handler).submit(_request(), idempotency_key="k")
+    assert isinstance(outcome, Refused) and isinstance(outcome.error, api.RateLimited)
+    assert calls == 3
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 520])
+async def test_a_server_error_to_the_submit_is_unknown_and_never_resent(status: int) -> None:
+    # A gateway may answer 502 or 504 while the task was created behind it.
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(status, json={"error": {"code": "upstream_error", "message": "x"}})
+
+    outcome = await _client(handler).submit(_request(), idempotency_key="k")
+    assert isinstance(outcome, Unknown) and str(status) in outcome.reason
+    assert calls == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, content=b"<html>oops</html>"),
+        httpx.Response(200, json={"status": "pending"}),  # no task id
+        httpx.Response(
+            200, content=b"\x1f\x8b\x08\x00 not gzip", headers={"Content-Encoding": "gzip"}
+        ),
+        httpx.Response(302, headers={"Location": "https://elsewhere/"}),
+        httpx.Response(400, text="<html>Bad Gateway Request</html>"),  # a proxy's page
+    ],
+    ids=["html", "no-id", "corrupt-gzip", "redirect", "400-without-api-body"],
+)
+async def test_an_answer_that_proves_nothing_is_unknown(answer: httpx.Response) -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return answer
+
+    outcome = await _client(handler).submit(_request(), idempotency_key="k")
+    assert isinstance(outcome, Unknown)
+    assert calls == 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError],
+)
+async def test_a_connection_lost_after_sending_is_unknown_and_never_resent(
+    failure: type[httpx.TransportError],
+) -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        raise failure("gone", request=request)
+
+    outcome = await _client(handler).submit(_request(), idempotency_key="k")
+    assert isinstance(outcome, Unknown) and outcome.reason == failure.__name__
+    assert calls == 1
 
 
 async def test_5xx_is_retried_with_bounded_backoff_then_raised() -> None:
@@ -126,20 +214,6 @@ async def test_5xx_is_retried_with_bounded_backoff_then_raised() -> None:
     assert len(sleeps) == 2 and all(0 < s <= 30 for s in sleeps)
 
 
-async def test_a_submit_that_timed_out_is_never_sent_again() -> None:
-    calls = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        raise httpx.ReadTimeout("no answer", request=request)
-
-    with pytest.raises(Unreachable) as info:
-        await _client(handler).submit(_request(), idempotency_key="k")
-    assert info.value.maybe_sent is True
-    assert calls == 1
-
-
 async def test_a_refused_connection_is_retried_because_nothing_was_sent() -> None:
     calls = 0
 
@@ -150,8 +224,25 @@ async def test_a_refused_connection_is_retried_because_nothing_was_sent() -> Non
             raise httpx.ConnectError("refused", request=request)
         return httpx.Response(200, json=TASK)
 
-    task = await _client(handler).submit(_request(), idempotency_key="k")
-    assert task.id == TASK["id"] and calls == 2
+    outcome = await _client(handler).submit(_request(), idempotency_key="k")
+    assert isinstance(outcome, Accepted) and outcome.task.id == TASK["id"] and calls == 2
+
+
+async def test_a_service_that_cannot_be_reached_at_all_is_a_refusal() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectTimeout("no route", request=request)
+
+    outcome = await _client(handler).submit(_request(), idempotency_key="k")
+    assert isinstance(outcome, Refused) and isinstance(outcome.error, Unreachable)
+    assert outcome.error.maybe_sent is False
+
+
+async def test_a_task_query_with_a_corrupt_body_is_a_typed_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"\x1f\x8bnope", headers={"Content-Encoding": "gzip"})
+
+    with pytest.raises(Unreachable):
+        await _client(handler).get_task("t1")
 
 
 async def test_task_query_tolerates_extra_and_missing_fields() -> None:

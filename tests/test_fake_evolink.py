@@ -385,6 +385,7 @@ async def test_auth_is_required(
 async def test_idempotent_replay_returns_the_same_task(
     fake: FakeEvolink, api: httpx.AsyncClient, jpeg_url: str
 ) -> None:
+    fake.honours_idempotency_key = True
     data = body(image_urls=[jpeg_url])
     first, second = await asyncio.gather(
         submit(api, data, **{"Idempotency-Key": "k1"}),
@@ -396,6 +397,63 @@ async def test_idempotent_replay_returns_the_same_task(
     assert len(fake.submissions) == 2
     assert fake.idempotent_replays == 1
     assert fake.credits == 1000.0 - 2 * 6.0
+
+
+async def test_by_default_a_repeated_key_is_a_second_paid_task(
+    fake: FakeEvolink, api: httpx.AsyncClient, jpeg_url: str
+) -> None:
+    # The API documents no idempotency: nothing may rely on the header.
+    data = body(image_urls=[jpeg_url])
+    first = await submit(api, data, **{"Idempotency-Key": "k1"})
+    second = await submit(api, data, **{"Idempotency-Key": "k1"})
+    assert first.json()["id"] != second.json()["id"]
+    assert len(fake.tasks) == 2 and fake.idempotent_replays == 0
+
+
+@pytest.mark.parametrize("status", ["500", "502", "503", "504"])
+async def test_a_task_can_be_created_and_answered_with_a_server_error(
+    fake: FakeEvolink, api: httpx.AsyncClient, jpeg_url: str, status: str
+) -> None:
+    fake.break_next_answer(status)  # type: ignore[arg-type]
+    resp = await submit(api, body(image_urls=[jpeg_url]))
+    assert resp.status_code == int(status)
+    assert "error" in resp.json()
+    assert len(fake.tasks) == 1 and len(fake.submissions) == 1  # created, and charged
+    assert fake.credits < 1000.0
+
+
+@pytest.mark.parametrize(
+    ("how", "error"),
+    [
+        ("reset", httpx.RemoteProtocolError),
+        ("cut", httpx.RemoteProtocolError),
+        ("gzip", httpx.DecodingError),
+    ],
+)
+async def test_a_task_can_be_created_and_its_answer_lost(
+    fake: FakeEvolink, api: httpx.AsyncClient, jpeg_url: str, how: str, error: type[Exception]
+) -> None:
+    fake.break_next_answer(how)  # type: ignore[arg-type]
+    with pytest.raises((error, httpx.ReadError)):
+        await submit(api, body(image_urls=[jpeg_url]))
+    assert len(fake.tasks) == 1
+    # The server keeps serving on other connections.
+    assert (await submit(api, body(image_urls=[jpeg_url]))).status_code == 200
+    assert len(fake.tasks) == 2
+
+
+async def test_a_task_can_be_answered_after_the_client_gave_up(
+    fake: FakeEvolink, jpeg_url: str
+) -> None:
+    fake.break_next_answer("late", delay=1.0)
+    async with httpx.AsyncClient(base_url=fake.base_url, timeout=0.3) as c:
+        with pytest.raises(httpx.ReadTimeout):
+            await c.post(
+                "/v1/videos/generations",
+                json=body(image_urls=[jpeg_url]),
+                headers={"Authorization": f"Bearer {fake.api_key}"},
+            )
+    assert len(fake.tasks) == 1
 
 
 async def test_insufficient_credits(

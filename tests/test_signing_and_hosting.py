@@ -40,7 +40,7 @@ async def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
     store = Store(Database(tmp_path / "db.sqlite3"))
     await store.open()
 
-    async def on_callback(task: Task) -> None:
+    async def on_callback(task: Task, claim: str | None) -> None:
         raise AssertionError("no callback expected")
 
     app = create_web_app(store=store, local_host=host, on_callback=on_callback)

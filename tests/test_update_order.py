@@ -36,4 +36,4 @@ async def test_a_slow_update_of_one_person_does_not_hold_up_another() -> None:
     release.set()
     await asyncio.gather(alice_1, alice_2)
     assert order == ["bob", "alice-1", "alice-2"]  # Alice's stayed in order
-    assert processor._locks == {}  # nothing kept once idle
+    assert processor._tails == {}  # nothing kept once idle

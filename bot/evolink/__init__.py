@@ -1,14 +1,19 @@
-"""The Evolink API: client, models and errors."""
+"""The Evolink API: client, models, errors and what a submit proves."""
 
 from bot.evolink.client import EvolinkClient, RetryPolicy
 from bot.evolink.errors import EvolinkError, Unreachable
 from bot.evolink.models import GenerationRequest, VideoTask
+from bot.evolink.outcome import Accepted, Refused, SubmitOutcome, Unknown
 
 __all__ = [
+    "Accepted",
     "EvolinkClient",
     "EvolinkError",
     "GenerationRequest",
+    "Refused",
     "RetryPolicy",
+    "SubmitOutcome",
+    "Unknown",
     "Unreachable",
     "VideoTask",
 ]

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from bot.evolink.errors import (
     EvolinkError,
     MalformedResponse,
+    PayloadTooLarge,
     RateLimited,
     Unreachable,
     error_for_status,
@@ -27,6 +28,7 @@ from bot.evolink.models import (
     UploadedFile,
     VideoTask,
 )
+from bot.evolink.outcome import Accepted, Refused, SubmitOutcome, Unknown
 
 log = logging.getLogger(__name__)
 
@@ -72,20 +74,36 @@ class EvolinkClient:
         self._sleep = sleep
         self._on_error = on_error
 
-    async def submit(self, request: GenerationRequest, *, idempotency_key: str) -> VideoTask:
-        """Create a generation task (this spends credits).
+    async def submit(self, request: GenerationRequest, *, idempotency_key: str) -> SubmitOutcome:
+        """Create a generation task (this spends credits); never raises for an HTTP failure.
 
-        A failure after which the request may have reached the server is raised as
-        `Unreachable(maybe_sent=True)` and never retried here: the caller decides.
+        Only an answer that proves no task was created is `Refused`, and only a request that
+        provably never left (no connection) or was turned away for its rate is tried again: a
+        5xx, a dropped connection or an unreadable 200 may hide a task that exists and is being
+        paid for, so it is `Unknown` and left to the caller, never re-sent.
         """
-        return await self._call(
-            "POST",
-            f"{self._base}/v1/videos/generations",
-            VideoTask,
-            json=request.body(),
-            headers={"Idempotency-Key": idempotency_key},
-            retry_if_maybe_sent=False,
-        )
+        url = f"{self._base}/v1/videos/generations"
+        headers = {**self._auth, "Idempotency-Key": idempotency_key}
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after: float | None = None
+            try:
+                response = await self._http.post(url, json=request.body(), headers=headers)
+            except _NOT_SENT as exc:
+                error: EvolinkError = Unreachable(type(exc).__name__, maybe_sent=False)
+            except httpx.HTTPError as exc:
+                return Unknown(type(exc).__name__)
+            else:
+                if not response.is_success:
+                    self._count(_error(response))
+                outcome = _submit_outcome(response)
+                if not isinstance(outcome, Refused) or not outcome.error.retryable:
+                    return outcome
+                error, retry_after = outcome.error, _retry_after(response)
+            if attempt >= self._retry.attempts:
+                return Refused(error)
+            await self._wait_before_retry("POST", url, error, attempt, retry_after)
 
     async def get_task(self, task_id: str) -> VideoTask:
         """The task's current state."""
@@ -129,7 +147,6 @@ class EvolinkClient:
         json: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         files_factory: Callable[[], dict[str, Any]] | None = None,
-        retry_if_maybe_sent: bool = True,
     ) -> M:
         attempt = 0
         while True:
@@ -141,25 +158,31 @@ class EvolinkClient:
                     return _parse(model, response)
                 retry_after = _retry_after(response)
                 error = _error(response)
-                if self._on_error is not None:
-                    self._on_error(error)
+                self._count(error)
             except Unreachable as exc:
-                if exc.maybe_sent and not retry_if_maybe_sent:
-                    raise
                 error = exc
             if not error.retryable or attempt >= self._retry.attempts:
                 raise error
-            delay = self._retry.delay(attempt, error, retry_after)
-            log.warning(
-                "evolink %s %s failed (%s), try %d of %d in %.1fs",
-                method,
-                httpx.URL(url).path,
-                error,
-                attempt + 1,
-                self._retry.attempts,
-                delay,
-            )
-            await self._sleep(delay)
+            await self._wait_before_retry(method, url, error, attempt, retry_after)
+
+    def _count(self, error: EvolinkError) -> None:
+        if self._on_error is not None:
+            self._on_error(error)
+
+    async def _wait_before_retry(
+        self, method: str, url: str, error: EvolinkError, attempt: int, retry_after: float | None
+    ) -> None:
+        delay = self._retry.delay(attempt, error, retry_after)
+        log.warning(
+            "evolink %s %s failed (%s), try %d of %d in %.1fs",
+            method,
+            httpx.URL(url).path,
+            error,
+            attempt + 1,
+            self._retry.attempts,
+            delay,
+        )
+        await self._sleep(delay)
 
     async def _send(
         self,
@@ -174,14 +197,44 @@ class EvolinkClient:
             return await self._http.request(
                 method, url, json=json, headers={**self._auth, **(headers or {})}, files=files
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        except _NOT_SENT as exc:
             raise Unreachable(type(exc).__name__, maybe_sent=False) from None
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:  # a broken connection, or a body that cannot be decoded
             raise Unreachable(type(exc).__name__, maybe_sent=True) from None
         finally:
             if files:
                 for value in files.values():
                     value[1].close()
+
+
+# Failures before any byte of the request left: the connection was never made.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _submit_outcome(response: httpx.Response) -> SubmitOutcome:
+    """What an answer to the generation POST proves about the task."""
+    status = response.status_code
+    if response.is_success:
+        try:
+            return Accepted(_parse(VideoTask, response))
+        except MalformedResponse as exc:
+            return Unknown(f"HTTP {status} with an unreadable body ({exc.message})")
+    # A gateway may refuse an oversized body or a request rate before the API sees it.
+    if 400 <= status < 500 and (_has_error_body(response) or status in _REFUSED_ANY_BODY):
+        return Refused(_error(response))
+    return Unknown(f"HTTP {status}")
+
+
+_REFUSED_ANY_BODY = {PayloadTooLarge.status, RateLimited.status}
+
+
+def _has_error_body(response: httpx.Response) -> bool:
+    """Whether the answer carries the API's own error object (not a proxy's page)."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return False
+    return isinstance(payload, dict) and isinstance(payload.get("error"), dict)
 
 
 def _parse(model: type[M], response: httpx.Response) -> M:

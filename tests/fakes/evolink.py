@@ -6,8 +6,13 @@ the API reference, seedance-2.0-fast-reference-to-video.md): the body against it
 every reference URL is downloaded and probed (Pillow for images, PyAV for video and audio)
 against the documented limits. Tests drive tasks with set_progress / complete / fail, inject
 faults with fail_next / set_delay / set_answer_delay (handled at once, answered late) /
-respond_next (any answer, verbatim), and read what happened in submissions, rejected, tasks,
-uploads, task_queries, callbacks_sent and requests (every request, as it came).
+respond_next (any answer, verbatim) / break_next_answer (the task is created, then the answer is
+a 5xx, a reset connection, a cut-off body, a corrupt gzip body or an answer after the client gave
+up), and read what happened in submissions, rejected, tasks, uploads, task_queries,
+callbacks_sent and requests (every request, as it came).
+
+Like the real API as far as it is documented, it does not honour an `Idempotency-Key` unless a
+test asks it to (`honours_idempotency_key`): a second POST is a second paid task.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import secrets
 import shutil
 import socket
 import string
+import struct
 import tempfile
 import time
 import uuid
@@ -177,6 +183,9 @@ class _Canned:
     times: int
 
 
+BrokenAnswer = Literal["500", "502", "503", "504", "reset", "cut", "gzip", "late"]
+
+
 @dataclass
 class _Fault:
     prefix: str
@@ -264,6 +273,10 @@ class LoopbackServer:
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         return self.url
 
+    def connections(self) -> list[Any]:
+        """uvicorn's protocol objects of the open connections (each has .client, .transport)."""
+        return list(self._server.server_state.connections) if self._server is not None else []
+
     async def stop(self) -> None:
         """Ask uvicorn to exit and wait for it."""
         if self._server is not None and self._task is not None:
@@ -285,6 +298,25 @@ def _error(
     if param is not None:
         inner["param"] = param
     return JSONResponse({"error": inner}, status_code=status, headers=headers)
+
+
+class _Aborting(Response):
+    """Resets the connection (RST, no FIN), optionally after the headers and part of a body."""
+
+    def __init__(self, transport: asyncio.Transport, *, partial: bool) -> None:
+        super().__init__(status_code=200)
+        self._transport, self._partial = transport, partial
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._partial:
+            headers = [(b"content-type", b"application/json"), (b"content-length", b"400")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b'{"id": "task-', "more_body": True})
+            await asyncio.sleep(0.05)  # let the partial answer reach the client first
+        sock = self._transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._transport.abort()
 
 
 def _is_private_host(host: str) -> bool:
@@ -400,6 +432,7 @@ class FakeEvolink:
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, as it came
         self.callbacks_sent: list[tuple[str, int | None]] = []
         self.idempotent_replays = 0
+        self.honours_idempotency_key = False
         self.credits = 1000.0
         self.used_credits = 0.0
         self.callback_retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0)
@@ -409,6 +442,7 @@ class FakeEvolink:
         self._delays: dict[str, float] = {}
         self._answer_delays: dict[str, float] = {}
         self._canned: list[_Canned] = []
+        self._broken_answers: list[tuple[BrokenAnswer, float]] = []
         self._idempotency: dict[str, str] = {}
         self._idem_locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -512,6 +546,13 @@ class FakeEvolink:
     def expire_result(self, task_id: str) -> None:
         """The result link now answers 404 (its 24 h lifetime is over)."""
         self.tasks[task_id].expired = True
+
+    def break_next_answer(self, how: BrokenAnswer, *, delay: float = 0.0) -> None:
+        """The next submit creates (and charges) its task, then its answer is broken: a 5xx with
+        an error body, a connection reset before any byte ("reset"), headers and part of the body
+        then the connection closed ("cut"), a 200 whose gzip body is corrupt ("gzip"), or the
+        right answer `delay` seconds later ("late", for a client that gives up first)."""
+        self._broken_answers.append((how, delay))
 
     def fail_next(
         self,
@@ -699,16 +740,48 @@ class FakeEvolink:
             except (ValueError, UnicodeDecodeError):
                 raise _RequestError("request body is not valid JSON") from None
             key = request.headers.get("idempotency-key")
-            if not key:
-                return await self._accept(request, body, None)
-            async with self._idem_locks.setdefault(key, asyncio.Lock()):
-                if key in self._idempotency:
-                    self.idempotent_replays += 1
-                    return JSONResponse(self.tasks[self._idempotency[key]].to_json())
-                return await self._accept(request, body, key)
+            if not key or not self.honours_idempotency_key:
+                response = await self._accept(request, body, key)
+            else:
+                async with self._idem_locks.setdefault(key, asyncio.Lock()):
+                    if key in self._idempotency:
+                        self.idempotent_replays += 1
+                        return JSONResponse(self.tasks[self._idempotency[key]].to_json())
+                    response = await self._accept(request, body, key)
         except _RequestError as exc:
             self.rejected.append({"status": exc.status, "error": exc.error, "body": body})
             return JSONResponse({"error": exc.error}, status_code=exc.status)
+        if not self._broken_answers:
+            return response
+        how, delay = self._broken_answers.pop(0)
+        return await self._break(request, how, delay, response)
+
+    async def _break(
+        self, request: Request, how: BrokenAnswer, delay: float, response: Response
+    ) -> Response:
+        """The task exists and is charged; the client gets anything but its answer."""
+        if how == "late":
+            await asyncio.sleep(delay)
+            return response
+        if how == "gzip":
+            garbage = b"\x1f\x8b\x08\x00" + secrets.token_bytes(64)
+            return Response(garbage, 200, {"Content-Encoding": "gzip"}, "application/json")
+        if how in {"reset", "cut"}:
+            return _Aborting(self._connection_of(request), partial=how == "cut")
+        code, message, type_ = _ERROR_DEFAULTS.get(
+            int(how), ("gateway_timeout", "Gateway timeout", "api_error")
+        )
+        return _error(int(how), code, message, type_)
+
+    def _connection_of(self, request: Request) -> asyncio.Transport:
+        """The server side of the TCP connection that carried `request`."""
+        client = (request.client.host, request.client.port) if request.client else None
+        for server in self._servers:
+            for protocol in server.connections():
+                if tuple(getattr(protocol, "client", None) or ()) == client:
+                    transport: asyncio.Transport = protocol.transport
+                    return transport
+        raise RuntimeError(f"no connection from {client}")
 
     async def _read_body(self, request: Request) -> bytes:
         too_big = _RequestError(

@@ -232,7 +232,8 @@ class FakeTelegram:
         self._paths: dict[str, _StoredFile] = {}  # by file_path
         self._counter = 0
         self._failures: dict[str, list[ApiError]] = {}
-        self._delays: dict[str, float] = {}  # method (lower case) -> seconds before handling
+        # method (lower case), or method@chat_id -> seconds before handling
+        self._delays: dict[str, float] = {}
         self.blocked: set[int] = set()  # chats whose user blocked the bot
         self._callback_ids: set[str] = set()
         self._update_event, self._call_event = asyncio.Event(), asyncio.Event()
@@ -532,16 +533,27 @@ class FakeTelegram:
         error = ApiError(error_code, description or "Bad Request: injected failure", retry_after)
         self._failures.setdefault(method.lower(), []).extend([error] * times)
 
-    def set_delay(self, method: str, seconds: float) -> None:
-        """Every call of ``method`` waits ``seconds`` before it is handled (0 removes the delay).
+    @property
+    def last_update_id(self) -> int:
+        """The id of the update queued last."""
+        return self._next_update_id - 1
+
+    def unconfirmed_updates(self) -> int:
+        """Updates not yet confirmed by a later getUpdates offset (still re-sent on request)."""
+        return len(self._updates)
+
+    def set_delay(self, method: str, seconds: float, *, chat_id: int | None = None) -> None:
+        """Every call of ``method`` (in ``chat_id`` only, if given) waits ``seconds`` before it
+        is handled (0 removes the delay).
 
         The call still takes effect after the delay even if the bot stopped waiting for the
         answer meanwhile, as with Telegram: a timed-out sendVideo may well have been sent.
         """
+        key = method.lower() if chat_id is None else f"{method.lower()}@{chat_id}"
         if seconds > 0:
-            self._delays[method.lower()] = seconds
+            self._delays[key] = seconds
         else:
-            self._delays.pop(method.lower(), None)
+            self._delays.pop(key, None)
 
     def block(self, chat_id: int) -> None:
         """The user of ``chat_id`` blocks the bot: every send or edit there answers 403."""
@@ -557,7 +569,8 @@ class FakeTelegram:
         name = self._methods.get(asked.lower(), asked)
         call = Call(name, params, files, time.time())
         failures = self._failures.get(name.lower())
-        if delay := self._delays.get(name.lower()):
+        delay = self._delays.get(f"{name.lower()}@{params.get('chat_id')}")
+        if delay := delay or self._delays.get(name.lower()):
             await asyncio.sleep(delay)
         try:
             if name.lower() not in self._methods:
