@@ -31,6 +31,7 @@ from bot.metrics import CountingRateLimiter, Metrics
 from bot.notices import Notices
 from bot.reconcile import Reconciler
 from bot.references import ReferenceProcessor
+from bot.rerun import Rerun
 from bot.settings import MediaHosting, Settings
 from bot.settings_menu import SettingsMenu
 from bot.signing import UrlSigner, load_or_create_key
@@ -60,6 +61,7 @@ class Services:
     background: Background
     drafts: DraftService
     generator: Generator
+    rerun: Rerun
     submitter: Submitter
     access: AccessPolicy
     metrics: Metrics
@@ -236,6 +238,7 @@ def build_services(
         background=background,
         drafts=drafts,
         generator=generator,
+        rerun=Rerun(store=store, drafts=drafts, generator=generator, access=access),
         submitter=submitter,
         access=access,
         metrics=metrics,

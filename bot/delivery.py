@@ -17,7 +17,7 @@ from bot.media.results import MediaRejected
 from bot.media.video_audio import ensure_audio_track
 from bot.messenger import Messenger
 from bot.metrics import Metrics
-from bot.notices import Notices, credits_text
+from bot.notices import Notices, result_keyboard, video_caption
 from bot.safe_fetch import checked_redirect
 from bot.texts import t
 from storage import Store
@@ -130,18 +130,17 @@ class Deliverer:
         )
 
     async def _send_failure(self, task: Task) -> tuple[Delivery, int | None, str | None]:
-        sent = await self._notices.news(task, failure_text(task), status_key="status_failed")
+        # A failure the service may not repeat gets "Try again"; a task given up at the deadline
+        # may still come, so it gets no buttons.
+        markup = None if task.error_code == DEADLINE else result_keyboard(task, failed=True)
+        sent = await self._notices.news(
+            task, failure_text(task), status_key="status_failed", markup=markup
+        )
         # Nothing reached the chat (the bot was blocked, the chat is gone): say so in the record.
         return (Delivery.DELIVERED if sent else Delivery.FAILED), None, None
 
     async def _send_video(self, task: Task, url: str) -> tuple[Delivery, int | None, str | None]:
-        caption = t(
-            task.language,
-            "done_caption",
-            duration=task.options.duration,
-            quality=task.options.quality,
-            credits=credits_text(task.language, task.credits_reserved, "credits_caption"),
-        )
+        caption = video_caption(task)
         # Without sound Telegram would show the video as a GIF: it gets a silent track first,
         # which needs our own copy. With sound, let Telegram fetch the URL (fast, no traffic here).
         if task.options.generate_audio:
@@ -150,6 +149,7 @@ class Deliverer:
                     chat_id=task.key.chat_id,
                     video=url,
                     caption=caption,
+                    reply_markup=result_keyboard(task),
                     supports_streaming=True,
                     message_thread_id=task.key.topic_id or None,
                     reply_parameters=_reply(task),
@@ -208,6 +208,7 @@ class Deliverer:
                         # Streamed from disk by httpx, never read whole into memory.
                         video=InputFile(handle, filename="video.mp4", read_file_handle=False),
                         caption=caption,
+                        reply_markup=result_keyboard(task),
                         supports_streaming=True,
                         message_thread_id=task.key.topic_id or None,
                         reply_parameters=_reply(task),

@@ -9,7 +9,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import ideas, limits, options
 from bot.background import Background
@@ -58,11 +58,13 @@ class DraftService:
         self._oneshot_albums: dict[tuple[int, str], tuple[ChatKey, float]] = {}
         # One summary refresh at a time per draft, so two refreshes never both send a message.
         self._summary_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Messages about a draft's files (a refusal), sent once the draft itself is shown.
+        self._notes: dict[int, list[tuple[ChatKey, str, int | None]]] = defaultdict(list)
 
     async def defaults_for(self, key: ChatKey) -> Options:
         """What a new draft starts from: the group's defaults, else the user's, else the bot's."""
         prefs = self._store.preferences
-        if key.chat_id != key.user_id:
+        if not key.private:
             group = await prefs.chat_options(key.chat_id)
             if group is not None:
                 return group
@@ -159,12 +161,11 @@ class DraftService:
         await self._store.drafts.set_prompt(draft.id, prompt)
         if announce:
             # A new summary under the user's text, so the answer is where they are looking.
-            await self._store.drafts.set_summary_message(draft.id, None)
-            await self.refresh_summary(draft.id)
+            await self.refresh_summary(draft.id, anew=True)
         return True
 
-    async def cancel(self, key: ChatKey, language: str) -> None:
-        """Discard the user's draft and say so."""
+    async def cancel(self, key: ChatKey, language: str, *, reply_to: int | None = None) -> None:
+        """Discard the user's draft and say so, in a new message; the summary keeps no buttons."""
         draft = await self._store.drafts.cancel(key)
         if draft is None:
             running = await self._store.tasks.running_for(key)
@@ -174,14 +175,19 @@ class DraftService:
                 if running
                 else t(language, "nothing_to_cancel")
             )
-            await self._messenger.send(key, text)
+            await self._messenger.send(key, text, reply_to=reply_to)
             return
         count = len(await self._store.drafts.references(draft.id))
-        text = t(language, "draft_cancelled", count=count)
+        plural = {0: "draft_cancelled", 1: "draft_cancelled_file"}.get(
+            count, "draft_cancelled_files"
+        )
+        text = t(language, plural, count=count)
         if draft.summary_message_id is not None:
-            await self._messenger.edit(key.chat_id, draft.summary_message_id, text)
-        else:
-            await self._messenger.send(key, text)
+            await self._messenger.edit(
+                key.chat_id, draft.summary_message_id, t(language, "draft_summary_cancelled")
+            )
+        await self._messenger.send(key, text, reply_to=reply_to)
+        self.forget(draft.id)
 
     async def change_option(self, draft: Draft, action: str) -> bool:
         """Apply one option button to the draft and show it; False when the action is unknown."""
@@ -231,32 +237,65 @@ class DraftService:
         )
         return render_summary(draft, refs, self.pending(draft.id), credit_rate=rate)
 
-    async def refresh_summary(self, draft_id: int) -> None:
-        """Show the draft in its summary message (edited in place, or sent anew)."""
+    async def refresh_summary(self, draft_id: int, *, anew: bool = False) -> None:
+        """Show the draft in its summary message: edited in place, or sent anew (`anew`, or
+        when the old one is gone), the old one then losing its buttons. A person has one live
+        draft message per chat and topic. Notes about its files follow it."""
         async with self._summary_locks[draft_id]:
             draft = await self._store.drafts.get(draft_id)
-            if draft is None or draft.state is not DraftState.OPEN:
-                return
-            markup = await self._keyboard(draft)
-            message_id = await self._messenger.send_or_edit(
-                draft.key, draft.summary_message_id, await self.summary_text(draft), markup=markup
-            )
-            if message_id != draft.summary_message_id:
-                await self._store.drafts.set_summary_message(draft_id, message_id)
+            if draft is not None and draft.state is DraftState.OPEN:
+                markup = await self._keyboard(draft)
+                text = await self.summary_text(draft)
+                old = draft.summary_message_id
+                message_id = await self._messenger.send_or_edit(
+                    draft.key, None if anew else old, text, markup=markup
+                )
+                if message_id != old:
+                    await self._store.drafts.set_summary_message(draft_id, message_id)
+                    if old is not None:
+                        await self._messenger.drop_keyboard(draft.key.chat_id, old)
+            await self._send_notes(draft_id)
+
+    def note(self, draft_id: int, key: ChatKey, text: str, *, reply_to: int | None) -> None:
+        """A message about the draft, sent right after its summary (never before it)."""
+        self._notes[draft_id].append((key, text, reply_to))
+        self.schedule_summary(draft_id)
+
+    async def _send_notes(self, draft_id: int) -> None:
+        for key, text, reply_to in self._notes.pop(draft_id, []):
+            await self._messenger.send(key, text, reply_to=reply_to)
+
+    def forget(self, draft_id: int) -> None:
+        """Drop what this process kept for a draft that is over (submitted or cancelled)."""
+        self._menus.pop(draft_id, None)
+        self._last_arrival.pop(draft_id, None)
 
     async def _keyboard(self, draft: Draft) -> InlineKeyboardMarkup:
         prefix = f"d:{draft.id}"
         menu = self._menus.get(draft.id)
-        counts = kind_counts(await self._store.drafts.references(draft.id))
+        refs = await self._store.drafts.references(draft.id)
+        counts = kind_counts(refs)
         if menu == "ideas" and ideas.available(counts):
             return ideas.keyboard(draft.language, prefix, counts)
+        if menu == "rm" and counts:
+            return _removal_keyboard(draft.language, prefix, refs)
         if menu is not None and (
             found := options.submenu(draft.language, prefix, draft.options, menu)
         ):
             return found
         return options.main_keyboard(
-            draft.language, prefix, draft.options, draft=True, ideas=bool(ideas.available(counts))
+            draft.language,
+            prefix,
+            draft.options,
+            draft=True,
+            ideas=bool(ideas.available(counts)),
+            removable=bool(counts),
         )
+
+    async def remove(self, draft: Draft, ref_id: int) -> None:
+        """Take one file out of the draft (the rest are numbered again) and show it."""
+        await self._store.drafts.remove_reference(draft.id, ref_id)
+        await self.show_menu(draft, None)
 
     async def resume(self) -> None:
         """After a restart, check again the files that were still pending."""
@@ -267,6 +306,9 @@ class DraftService:
 
     async def _refresh_later(self, draft_id: int) -> None:
         await asyncio.sleep(self._quiet)
+        # From here on a newer arrival must not cancel this refresh half-way: it schedules its own.
+        if self._summary_timers.get(draft_id) is asyncio.current_task():
+            del self._summary_timers[draft_id]
         await self.refresh_summary(draft_id)
 
     async def _process(self, key: ChatKey, language: str, ref: Reference) -> None:
@@ -275,10 +317,23 @@ class DraftService:
         log.info("reference %s %s", result.kind, result.status.value, extra=context)
         if result.status is RefStatus.REJECTED:
             siblings = await self._store.drafts.references(ref.draft_id)
-            await self._messenger.send(
-                key, rejection_text(language, result, siblings), reply_to=result.message_id
-            )
-        self.schedule_summary(ref.draft_id)
+            text = rejection_text(language, result, siblings)
+            self.note(ref.draft_id, key, text, reply_to=result.message_id)
+        else:
+            self.schedule_summary(ref.draft_id)
+
+
+def _removal_keyboard(lang: str, prefix: str, refs: list[Reference]) -> InlineKeyboardMarkup:
+    """A button per file of the draft, by the name the prompt uses for it."""
+    buttons = [
+        InlineKeyboardButton(
+            t(lang, "btn_remove_item", item=name), callback_data=f"{prefix}:rm={r.id}"
+        )
+        for name, r in numbered(lang, refs)
+    ]
+    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    rows.append([InlineKeyboardButton(t(lang, "btn_back"), callback_data=f"{prefix}:back")])
+    return InlineKeyboardMarkup(rows)
 
 
 def kind_counts(refs: list[Reference]) -> dict[str, int]:
@@ -322,7 +377,7 @@ def render_summary(
     lines.append(
         t(lang, "draft_prompt", prompt=_quote(draft.prompt))
         if draft.prompt
-        else t(lang, "draft_no_prompt")
+        else t(lang, "draft_no_prompt" if draft.key.private else "draft_no_prompt_group")
     )
     lines.append(options.describe(lang, draft.options))
     if credit_rate is not None:

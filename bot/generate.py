@@ -11,7 +11,7 @@ from bot.metrics import Metrics
 from bot.submit import Submitter
 from bot.texts import t
 from storage import Store
-from storage.models import ChatKey, RefStatus, Task
+from storage.models import ChatKey, RefStatus, SeenMedia, Task
 
 
 class Generator:
@@ -56,7 +56,10 @@ class Generator:
             await self._reply(key, t(language, "need_visual"), request_message_id)
             return None
         if not draft.prompt.strip():
-            await self._reply(key, t(language, "need_prompt"), request_message_id)
+            # The answer makes the video: in a group, a reply to this question.
+            question = t(language, "need_prompt" if key.private else "need_prompt_group")
+            asked = await self._messenger.send(key, question, reply_to=request_message_id)
+            await self._store.drafts.ask_prompt(draft.id, asked)
             return None
         refusal = await self._access.quota_refusal(key.user_id)
         if refusal is not None:
@@ -71,22 +74,69 @@ class Generator:
         if task is None:
             await self._reply(key, t(language, "already_submitted"), request_message_id)
             return None
-        self._metrics.requests.inc()
+        self._drafts.forget(draft.id)
         if draft.summary_message_id is not None:
             # The draft is closed: its buttons go, its text stays as a record of the request.
             await self._messenger.edit(
                 key.chat_id, draft.summary_message_id, await self._drafts.summary_text(draft)
             )
-        pending = self._drafts.pending(draft.id)
-        text = (
-            t(language, "waiting_for_files", count=pending)
-            if pending
-            else t(language, "submitting")
-        )
-        status_id = await self._messenger.send(key, text, reply_to=request_message_id)
+        return await self.start(task)
+
+    async def start(self, task: Task) -> Task | None:
+        """A new task's status message, then its submit in the background."""
+        self._metrics.requests.inc()
+        pending = self._drafts.pending(task.draft_id)
+        text = t(task.language, "waiting_for_files" if pending else "submitting")
+        status_id = await self._messenger.send(task.key, text, reply_to=task.request_message_id)
         await self._store.tasks.update(task.id, status_message_id=status_id)
         self._submitter.start(task.id)
         return await self._store.tasks.get(task.id)
+
+    async def generate_from_reply(
+        self,
+        key: ChatKey,
+        language: str,
+        media: SeenMedia,
+        *,
+        prompt: str | None,
+        request_message_id: int,
+    ) -> None:
+        """/generate as a reply to a message with media: it (and the rest of its album, as far
+        as the bot saw it) becomes the draft, and the request goes ahead."""
+        items = [media]
+        if media.media_group_id:
+            album = await self._store.group_media.album(key.chat_id, media.media_group_id)
+            if any(m.message_id == media.message_id for m in album):
+                items = album
+            if len(items) < 2:  # an album has two items at least: the others were not seen
+                await self._reply(key, t(language, "album_partly_seen"), request_message_id)
+        for item in items:
+            await self._drafts.add_media(key, language, item, caption=None)
+        await self.generate(key, language, request_message_id=request_message_id, prompt=prompt)
+
+    async def prompt_given(
+        self,
+        key: ChatKey,
+        language: str,
+        text: str,
+        *,
+        message_id: int,
+        replied_to_bot: int | None,
+    ) -> None:
+        """Text from the user: any text in a private chat; in a group only a reply to the
+        bot's draft or to its question for the prompt (other talk there is not for the bot).
+        The answer to that question makes the video."""
+        draft = await self._store.drafts.open_draft(key)
+        asked = draft.prompt_asked_message_id if draft is not None else None
+        if not key.private and (
+            draft is None or replied_to_bot not in {asked, draft.summary_message_id}
+        ):
+            return
+        if draft is not None and asked is not None and (key.private or replied_to_bot == asked):
+            await self._store.drafts.ask_prompt(draft.id, None)
+            await self.generate(key, language, request_message_id=message_id, prompt=text)
+            return
+        await self._drafts.set_prompt(key, language, text)
 
     async def generate_when_quiet(
         self, key: ChatKey, language: str, draft_id: int, *, request_message_id: int | None

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import TelegramError
 
+from bot.notices import result_keyboard, video_caption
 from bot.texts import t
 from storage import Store
 from storage.models import ChatKey, Delivery, Task, TaskStatus
@@ -63,6 +64,8 @@ class HistoryService:
             await self._bot.send_video(
                 chat_id=key.chat_id,
                 video=task.delivered_file_id,
+                caption=video_caption(task),
+                reply_markup=result_keyboard(task),
                 message_thread_id=key.topic_id or None,
                 reply_parameters=(
                     ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
@@ -12,12 +13,26 @@ from storage.models import ChatKey
 
 log = logging.getLogger(__name__)
 
+# How many messages' last text the messenger remembers, to skip edits that change nothing.
+REMEMBERED_MESSAGES = 4096
+
 
 class Messenger:
-    """Text messages to a user's chat and topic; failures are logged and reported as None/False."""
+    """Text messages to a user's chat and topic; failures are logged and reported as None/False.
+
+    An edit that would leave a message as it is, is not sent at all: Telegram would answer
+    "message is not modified", and the call would count against the chat's flood limit.
+    """
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
+        self._shown: OrderedDict[tuple[int, int], tuple[str, object]] = OrderedDict()
+
+    def _remember(self, chat_id: int, message_id: int, shown: tuple[str, object]) -> None:
+        self._shown[(chat_id, message_id)] = shown
+        self._shown.move_to_end((chat_id, message_id))
+        while len(self._shown) > REMEMBERED_MESSAGES:
+            self._shown.popitem(last=False)
 
     async def send(
         self,
@@ -47,6 +62,7 @@ class Messenger:
             # that became a supergroup (ChatMigrated)...: the caller records that nothing went.
             log.warning("chat %s: send failed: %s", key.chat_id, exc)
             return None
+        self._remember(key.chat_id, message.message_id, (text, _markup_key(markup)))
         return message.message_id
 
     async def edit(
@@ -59,6 +75,9 @@ class Messenger:
         html: bool = False,
     ) -> bool:
         """Replace a message's text (and keyboard); an unchanged text counts as success."""
+        shown = (text, _markup_key(markup))
+        if self._shown.get((chat_id, message_id)) == shown:
+            return True
         try:
             await self.bot.edit_message_text(
                 chat_id=chat_id,
@@ -76,7 +95,21 @@ class Messenger:
         except TelegramError as exc:
             log.warning("chat %s: edit of %s failed: %s", chat_id, message_id, exc)
             return False
+        self._remember(chat_id, message_id, shown)
         return True
+
+    async def drop_keyboard(self, chat_id: int, message_id: int) -> None:
+        """Take the buttons off a message that is no longer the live one (its text stays)."""
+        known = self._shown.get((chat_id, message_id))
+        if known is not None and known[1] is None:
+            return
+        try:
+            await self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+        except TelegramError as exc:
+            log.info("chat %s: buttons of %s not removed: %s", chat_id, message_id, exc)
+            return
+        if known is not None:
+            self._remember(chat_id, message_id, (known[0], None))
 
     async def send_or_edit(
         self,
@@ -91,6 +124,11 @@ class Messenger:
         if message_id is not None and await self.edit(key.chat_id, message_id, text, markup=markup):
             return message_id
         return await self.send(key, text, reply_to=reply_to, markup=markup)
+
+
+def _markup_key(markup: InlineKeyboardMarkup | None) -> object:
+    """A comparable form of a keyboard (None for none)."""
+    return None if markup is None else markup.to_json()
 
 
 def _reply(message_id: int | None) -> ReplyParameters | None:

@@ -46,13 +46,19 @@ def describe(lang: str, options: Options) -> str:
 
 
 def main_keyboard(
-    lang: str, prefix: str, options: Options, *, draft: bool, ideas: bool = False
+    lang: str,
+    prefix: str,
+    options: Options,
+    *,
+    draft: bool,
+    ideas: bool = False,
+    removable: bool = False,
 ) -> InlineKeyboardMarkup:
-    """The option buttons; for a draft also Prompt ideas, Generate and Cancel."""
+    """The option buttons; for a draft also Prompt ideas, Remove a file, Generate and Cancel."""
     b = InlineKeyboardButton
     rows = [
         [
-            b(f"⏱ {options.duration} s", callback_data=f"{prefix}:menu=dur"),
+            b(f"⏱ {t(lang, 'seconds', n=options.duration)}", callback_data=f"{prefix}:menu=dur"),
             b(f"🎞 {options.quality}", callback_data=f"{prefix}:q"),
             b(f"📐 {_aspect(lang, options.aspect_ratio)}", callback_data=f"{prefix}:menu=ar"),
         ],
@@ -68,8 +74,13 @@ def main_keyboard(
         ],
     ]
     if draft:
+        extras = []
         if ideas:
-            rows.append([b(t(lang, "btn_ideas"), callback_data=f"{prefix}:menu=ideas")])
+            extras.append(b(t(lang, "btn_ideas"), callback_data=f"{prefix}:menu=ideas"))
+        if removable:
+            extras.append(b(t(lang, "btn_remove"), callback_data=f"{prefix}:menu=rm"))
+        if extras:
+            rows.append(extras)
         rows.append(
             [
                 b(t(lang, "btn_generate"), callback_data=f"{prefix}:gen"),
@@ -86,7 +97,10 @@ def submenu(lang: str, prefix: str, options: Options, menu: str) -> InlineKeyboa
     b = InlineKeyboardButton
     if menu == "dur":
         buttons = [
-            b(_mark(f"{d} s", d == options.duration), callback_data=f"{prefix}:dur={d}")
+            b(
+                _mark(t(lang, "seconds", n=d), d == options.duration),
+                callback_data=f"{prefix}:dur={d}",
+            )
             for d in DURATIONS
         ]
         rows = [buttons[i : i + 4] for i in range(0, len(buttons), 4)]

@@ -22,7 +22,7 @@ from bot.evolink import (
 )
 from bot.evolink import errors as api
 from bot.metrics import Metrics
-from bot.notices import Notices, credits_text
+from bot.notices import Notices, progress_text
 from bot.reconcile import Reconciler
 from bot.references import ReferenceProcessor
 from bot.texts import t
@@ -183,8 +183,11 @@ class Submitter:
         )
         fresh = await self._store.tasks.get(task.id)
         if fresh is not None:
-            credits = credits_text(task.language, answer.usage.credits_reserved, "credits_reserved")
-            await self._notices.status(fresh, t(task.language, "submitted", credits=credits))
+            now = self._clock()
+            await self._notices.status(fresh, progress_text(fresh, answer.progress, now=now))
+            await self._store.tasks.update(
+                task.id, progress_shown=answer.progress, progress_edited_at=now
+            )
         self._on_submitted()
 
     async def _refused(self, task: Task, error: EvolinkError) -> None:
@@ -217,6 +220,9 @@ class Submitter:
             text_key = "refused" if reopened else "refused_kept"
         text = t(task.language, text_key, message=_plain(message))
         await self._notices.news(task, text, status_key="status_not_submitted")
+        if reopened:
+            # The draft comes back as it was, with its buttons, right under the explanation.
+            await self._drafts.refresh_summary(task.draft_id, anew=True)
 
 
 def _log_key_refused(exc: EvolinkError) -> None:

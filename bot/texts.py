@@ -7,17 +7,46 @@ from typing import Any, Final
 from bot.texts_zh import ZH
 
 EN: Final[dict[str, str]] = {
+    "start": (
+        "👋 Hi! I turn your photos, video clips and voice notes into short AI videos.\n"
+        "Each video is paid for with credits from my owner's account, so send a request "
+        "when you mean it; /balance shows what yours used.\n\n"
+        "Try it: send two photos with this caption, then tap 🎬 Generate:\n"
+        "“image 1 is the first frame, image 2 the last; the camera slowly pushes in”\n\n"
+        "/help has everything else."
+    ),
     "help": (
-        "Send me photos (up to 9), video clips (up to 3) or voice notes and music (up to 3), "
-        "with a caption describing the video you want, then tap Generate or send /generate.\n\n"
-        "Name your files in the prompt as the summary numbers them: image 1, video 1, audio 1. "
-        "Example: “image 1 is the first frame, the camera slowly pulls back; audio 1 is the "
-        "music”.\n\n"
-        "In a group, reply to a photo or video with /generate and your prompt.\n\n"
-        "/generate [prompt] – make the video\n"
+        "How to make a video:\n"
+        "1. Send photos (up to 9), video clips (up to 3) and voice notes or music (up to 3). "
+        "Files work too: HEIC, PNG, MOV, MP3…\n"
+        "2. Describe the video in a caption or a text. Name your files as my draft numbers "
+        "them: image 1, video 1, audio 1 – e.g. “image 1 is the first frame, the camera slowly "
+        "pulls back; audio 1 is the music”.\n"
+        "3. Set length, quality and shape with the buttons under the draft, then tap "
+        "🎬 Generate (or send /generate). The video arrives here as a reply.\n\n"
+        "/generate [prompt] – make the video · /cancel – discard the draft\n"
         "/settings – your default length, quality, shape and sound\n"
         "/status – videos in progress · /history – your latest videos\n"
-        "/balance – what your videos used · /cancel – discard the draft"
+        "/balance – what your videos used"
+    ),
+    "help_group": (
+        "How to make a video in this group:\n"
+        "• Reply to a photo, clip or album with /generate and a description, e.g. "
+        "“/generate image 1 is the first frame, the camera slowly pulls back”.\n"
+        "• Or send photos with a caption that starts with /generate and the description.\n"
+        "• If I ask for a description, reply to my question with it.\n"
+        "Everyone's drafts and videos are their own; videos arrive as replies to the request.\n\n"
+        "/settings – this group's defaults (admins) · /status · /history · /balance · /cancel"
+    ),
+    "help_group_privacy": (
+        "\n\nℹ️ Here I only see commands and replies to my messages (Telegram's privacy mode "
+        "for bots), so of an album I only see the item you reply to. To use whole albums, a "
+        "group admin can make me an admin here."
+    ),
+    "album_partly_seen": (
+        "ℹ️ Of that album I could see only the item you replied to: in this group Telegram shows "
+        "me only commands and replies to my messages. I'll use that one. To use whole albums "
+        "here, a group admin can make me an admin."
     ),
     "command_generate": "Make the video from your draft",
     "command_settings": "Default length, quality, shape and sound",
@@ -28,10 +57,13 @@ EN: Final[dict[str, str]] = {
     "command_help": "How to use this bot",
     "draft_title": "Your draft",
     "draft_refs": "References: {refs}",
-    "draft_no_refs": "References: none yet – send a photo.",
+    "draft_no_refs": "References: none yet – send a photo or a video clip.",
     "draft_pending": "{count} file(s) still being checked…",
     "draft_prompt": "Prompt: {prompt}",
-    "draft_no_prompt": "Prompt: not set – send a text message describing the video.",
+    "draft_no_prompt": "Prompt: not set – send me a text describing the video.",
+    "draft_no_prompt_group": "Prompt: not set – reply to this message with a text describing the video.",
+    "draft_moved": "This draft has moved to my newest message below.",
+    "draft_summary_cancelled": "Draft discarded.",
     "draft_options": "Options: {duration} s · {quality} · {aspect} · sound {sound}",
     "draft_menu_hint": "Change the options with the buttons below.",
     "draft_next": "Send /generate to make the video, or /cancel to discard the draft.",
@@ -43,7 +75,10 @@ EN: Final[dict[str, str]] = {
     "cost_unknown": "Cost: the service reserves the exact amount when you generate; /balance shows what your videos used.",
     "cost_video_note": "Reference videos add to the cost.",
     "btn_sound": "🔊 Sound: {state}",
-    "btn_filter": "🛡 Filter: {state}",
+    "btn_filter": "🛡 Content filter: {state}",
+    "btn_remove": "➖ Remove a file",
+    "btn_remove_item": "✖ {item}",
+    "seconds": "{n} s",
     "btn_ideas": "💡 Prompt ideas",
     "btn_generate": "🎬 Generate",
     "btn_cancel": "🗑 Cancel",
@@ -77,7 +112,7 @@ EN: Final[dict[str, str]] = {
     "draft_closed": "This draft is no longer open.",
     "settings_title": "Your defaults for new drafts:",
     "settings_group_title": "This group's defaults for new drafts (set by admins):",
-    "settings_saved": "Saved.",
+    "settings_saved": "Your defaults are set: every change was saved as you tapped it.",
     "settings_admins_only": "Only the group's admins can change its defaults.",
     "balance": "Account credits left: {remaining}{used}",
     "balance_used": " (used: {used})",
@@ -90,7 +125,7 @@ EN: Final[dict[str, str]] = {
     "usage_running": "• in progress: {count}",
     "usage_credits": "• credits reserved for them: {today} today, {total} in all",
     "history_none": "You have no videos here yet.",
-    "history_title": "Your latest videos here:",
+    "history_title": "Your latest videos here (times in UTC):",
     "history_line": "• #{id} {when}: {state} – {prompt}",
     "history_state_delivered": "✅ delivered",
     "history_state_running": "⏳ in progress",
@@ -113,16 +148,22 @@ EN: Final[dict[str, str]] = {
     "nothing_to_generate": (
         "There is nothing to generate yet: send a photo with a caption that describes the video."
     ),
-    "need_visual": "Add at least one photo first: the service needs an image to work from.",
+    "need_visual": "Add a photo or a video clip first: the service needs a picture to work from.",
     "need_prompt": (
-        "Your draft has no prompt yet. Send a text message describing the video, or "
-        "/generate followed by the description."
+        "Your draft has no prompt yet. Send me a text describing the video, and I'll make it "
+        "right away."
     ),
-    "waiting_for_files": "Still checking {count} file(s); I will submit as soon as they are ready.",
+    "need_prompt_group": (
+        "Your draft has no prompt yet. Reply to this message with a text describing the video, "
+        "and I'll make it right away."
+    ),
+    "waiting_for_files": "⏳ Getting your files ready; I'll submit the request right after.",
     "already_submitted": (
         "Your draft was already submitted – see /status. Send new photos to start another one."
     ),
-    "draft_cancelled": "Draft discarded ({count} file(s)).",
+    "draft_cancelled": "Draft discarded.",
+    "draft_cancelled_file": "Draft discarded, with its file.",
+    "draft_cancelled_files": "Draft discarded, with the {count} files in it.",
     "nothing_to_cancel": "There is no draft to discard.",
     "cannot_stop": "There is no draft to discard. Your video {ids} is already being made, and the service offers no way to stop it; it will arrive here.",
     "status_none": "You have no videos in progress.",
@@ -179,8 +220,9 @@ EN: Final[dict[str, str]] = {
     ),
     "reason_too_long": "it is {seconds} s long; I can use at most {max} s of it. Trim it first.",
     "reason_too_many": (
-        "a draft can hold at most {limit} {kinds}. Remove one with /cancel and start again, "
-        "or generate with the ones you have."
+        "a draft can hold at most {limit} {kinds}. To use this one instead, take one out with "
+        "“➖ Remove a file” under your draft and send this one again – or generate with the "
+        "ones you have."
     ),
     "reason_no_budget": (
         "the {kinds} in your draft already add up to the service's {total} s limit."
@@ -211,11 +253,19 @@ EN: Final[dict[str, str]] = {
     "change_metadata_removed": "location and camera data removed",
     "changed": "{item}: {changes}.",
     "submitting": "⏳ Submitting your video request…",
-    "submitted": "✅ Submitted{credits}. I will send the video here when it is ready.",
-    "credits_reserved": " ({credits} credits reserved)",
-    "progress": "🎬 Generating your video… {progress}%{credits}",
+    "progress": "🎬 Making your video… {progress}%{credits}{eta}",
+    "progress_credits": " · {credits} credits reserved",
+    "progress_eta": " · ready in about {minutes} min",
+    "progress_eta_soon": " · almost ready",
     "done_status": "✅ Done – your video is below.",
-    "done_caption": "{duration} s · {quality}{credits}",
+    "done_caption": "“{prompt}”\n{duration} s · {quality}{credits}",
+    "btn_again_cost": "🔁 Again · {credits} credits",
+    "btn_again_video": "🔁 Again",
+    "btn_try_again": "🔁 Try again",
+    "btn_edit": "✏️ Edit",
+    "not_your_video": "This is someone else's video.",
+    "rerun_already": "This one is being made again already: see #{id}.",
+    "edit_draft_open": "You have a draft open here: send /generate or /cancel it first.",
     "credits_caption": " · {credits} credits",
     "video_too_big": (
         "Your video is ready but too big for Telegram ({size_mb} MB). "

@@ -5,16 +5,42 @@ from __future__ import annotations
 from typing import Final
 
 ZH: Final[dict[str, str]] = {
+    "start": (
+        "👋 你好！我可以把你的照片、视频片段和语音变成 AI 短视频。\n"
+        "每个视频都会消耗我主人账户里的积分，所以请在确定需要时再发请求；/balance 可查看你的用量。\n\n"
+        "试试看：发两张照片，附上下面这段文字，然后点 🎬 生成：\n"
+        "“首帧为图片1，尾帧为图片2，镜头缓缓推进”\n\n"
+        "更多用法见 /help。"
+    ),
     "help": (
-        "发给我照片（最多 9 张）、视频片段（最多 3 个）或语音和音乐（最多 3 段），"
-        "附上文字描述你想要的视频，然后点“生成”或发送 /generate。\n\n"
-        "在提示词里按草稿摘要中的编号称呼文件：图片1、视频1、音频1。"
-        "例如：“首帧为图片1，镜头缓缓拉远；音频1作为背景音乐”。\n\n"
-        "在群组里，回复一张照片或一段视频，发送 /generate 加上提示词。\n\n"
-        "/generate [提示词] – 生成视频\n"
+        "如何生成视频：\n"
+        "1. 发送照片（最多 9 张）、视频片段（最多 3 个）和语音或音乐（最多 3 段）。"
+        "也可以作为文件发送：HEIC、PNG、MOV、MP3 等。\n"
+        "2. 用说明文字或一条消息描述视频。按草稿中的编号称呼文件：图片1、视频1、音频1，"
+        "例如“首帧为图片1，镜头缓缓拉远；音频1作为背景音乐”。\n"
+        "3. 用草稿下方的按钮设置时长、清晰度和画面比例，然后点 🎬 生成（或发送 /generate）。"
+        "视频会作为回复发到这里。\n\n"
+        "/generate [提示词] – 生成视频 · /cancel – 丢弃草稿\n"
         "/settings – 默认时长、清晰度、画面比例和声音\n"
         "/status – 生成中的视频 · /history – 最近的视频\n"
-        "/balance – 你的视频用量 · /cancel – 丢弃草稿"
+        "/balance – 你的视频用量"
+    ),
+    "help_group": (
+        "在本群生成视频：\n"
+        "• 回复一张照片、一段视频或一组相册，发送 /generate 加上描述，"
+        "例如“/generate 首帧为图片1，镜头缓缓拉远”。\n"
+        "• 或者发送照片，并让说明文字以 /generate 开头、后接描述。\n"
+        "• 如果我询问描述，请回复我的提问。\n"
+        "每个人的草稿和视频各自独立；视频会回复到对应的请求。\n\n"
+        "/settings – 本群默认设置（管理员）· /status · /history · /balance · /cancel"
+    ),
+    "help_group_privacy": (
+        "\n\nℹ️ 在这里我只能看到命令和对我消息的回复（Telegram 对机器人的隐私模式），"
+        "所以相册中我只能看到你回复的那一项。如需使用整组相册，群管理员可以把我设为管理员。"
+    ),
+    "album_partly_seen": (
+        "ℹ️ 这组相册中我只能看到你回复的那一项：在本群 Telegram 只让我看到命令和对我消息的回复。"
+        "我会使用这一项。如需在这里使用整组相册，群管理员可以把我设为管理员。"
     ),
     "command_generate": "用草稿生成视频",
     "command_settings": "默认时长、清晰度、画面比例和声音",
@@ -25,10 +51,13 @@ ZH: Final[dict[str, str]] = {
     "command_help": "使用说明",
     "draft_title": "你的草稿",
     "draft_refs": "参考素材：{refs}",
-    "draft_no_refs": "参考素材：暂无，请发一张照片。",
+    "draft_no_refs": "参考素材：暂无，请发一张照片或一段视频。",
     "draft_pending": "还有 {count} 个文件正在检查…",
     "draft_prompt": "提示词：{prompt}",
-    "draft_no_prompt": "提示词：未设置，请发一条文字消息描述视频。",
+    "draft_no_prompt": "提示词：未设置，请发一条文字描述视频。",
+    "draft_no_prompt_group": "提示词：未设置，请回复这条消息，用文字描述视频。",
+    "draft_moved": "这个草稿已移到下方我最新的消息里。",
+    "draft_summary_cancelled": "草稿已丢弃。",
     "draft_options": "选项：{duration} 秒 · {quality} · {aspect} · 声音{sound}",
     "draft_menu_hint": "用下方按钮修改选项。",
     "draft_next": "发送 /generate 生成视频，或 /cancel 丢弃草稿。",
@@ -41,6 +70,9 @@ ZH: Final[dict[str, str]] = {
     "cost_video_note": "使用参考视频会增加费用。",
     "btn_sound": "🔊 声音：{state}",
     "btn_filter": "🛡 内容过滤：{state}",
+    "btn_remove": "➖ 移除文件",
+    "btn_remove_item": "✖ {item}",
+    "seconds": "{n} 秒",
     "btn_ideas": "💡 提示词灵感",
     "btn_generate": "🎬 生成",
     "btn_cancel": "🗑 取消",
@@ -71,7 +103,7 @@ ZH: Final[dict[str, str]] = {
     "draft_closed": "这个草稿已关闭。",
     "settings_title": "新草稿的默认设置：",
     "settings_group_title": "本群新草稿的默认设置（由管理员设置）：",
-    "settings_saved": "已保存。",
+    "settings_saved": "默认设置已生效：每次点按都已即时保存。",
     "settings_admins_only": "只有群管理员可以修改本群的默认设置。",
     "balance": "账户剩余积分：{remaining}{used}",
     "balance_used": "（已用：{used}）",
@@ -84,7 +116,7 @@ ZH: Final[dict[str, str]] = {
     "usage_running": "• 生成中：{count} 个",
     "usage_credits": "• 为它们预扣的积分：今天 {today}，累计 {total}",
     "history_none": "你在这里还没有视频。",
-    "history_title": "你在这里最近的视频：",
+    "history_title": "你在这里最近的视频（时间为 UTC）：",
     "history_line": "• #{id} {when}：{state} – {prompt}",
     "history_state_delivered": "✅ 已发送",
     "history_state_running": "⏳ 生成中",
@@ -104,11 +136,14 @@ ZH: Final[dict[str, str]] = {
         "这条提示词有 {length} 个字符，服务最多接受 {limit} 个。请缩短后重新发送。"
     ),
     "nothing_to_generate": "还没有可生成的内容：请发一张照片，并附上描述视频的文字。",
-    "need_visual": "请先添加至少一张照片：服务需要一张图片作为基础。",
-    "need_prompt": "草稿还没有提示词。请发一条文字消息描述视频，或发送 /generate 加上描述。",
-    "waiting_for_files": "还有 {count} 个文件正在检查，准备好后我会立即提交。",
+    "need_visual": "请先添加一张照片或一段视频：服务需要画面作为基础。",
+    "need_prompt": "草稿还没有提示词。请发一条文字描述视频，我会立即生成。",
+    "need_prompt_group": "草稿还没有提示词。请回复这条消息，用文字描述视频，我会立即生成。",
+    "waiting_for_files": "⏳ 正在准备你的文件，准备好后我会立即提交。",
     "already_submitted": "草稿已经提交，请查看 /status。发送新照片即可开始新的草稿。",
-    "draft_cancelled": "草稿已丢弃（{count} 个文件）。",
+    "draft_cancelled": "草稿已丢弃。",
+    "draft_cancelled_file": "草稿已丢弃，其中的文件也一并丢弃。",
+    "draft_cancelled_files": "草稿已丢弃，其中的 {count} 个文件也一并丢弃。",
     "cannot_stop": "没有可丢弃的草稿。你的视频 {ids} 已在生成中，服务不支持中途停止，完成后会发到这里。",
     "nothing_to_cancel": "没有可丢弃的草稿。",
     "status_none": "你没有正在生成的视频。",
@@ -153,8 +188,8 @@ ZH: Final[dict[str, str]] = {
     "reason_too_short": "时长 {seconds} 秒，服务要求至少 {min} 秒。请发送更长的片段。",
     "reason_too_long": "时长 {seconds} 秒，最多只能使用 {max} 秒。请先剪短。",
     "reason_too_many": (
-        "草稿中的{kinds}数量已达上限（{limit}）。"
-        "请用 /cancel 清空草稿后重来，或直接用现有素材生成。"
+        "草稿中的{kinds}数量已达上限（{limit}）。如想改用这一个，请用草稿下方的“➖ 移除文件”"
+        "移除一个，再重新发送它；或直接用现有素材生成。"
     ),
     "reason_no_budget": "草稿中的{kinds}总时长已达到服务上限 {total} 秒。",
     "reason_download_failed": "无法从 Telegram 下载。请重新发送。",
@@ -175,11 +210,19 @@ ZH: Final[dict[str, str]] = {
     "change_metadata_removed": "已移除位置和相机信息",
     "changed": "{item}：{changes}。",
     "submitting": "⏳ 正在提交视频请求…",
-    "submitted": "✅ 已提交{credits}。视频完成后我会发到这里。",
-    "credits_reserved": "（预扣 {credits} 积分）",
-    "progress": "🎬 正在生成视频… {progress}%{credits}",
+    "progress": "🎬 正在生成视频… {progress}%{credits}{eta}",
+    "progress_credits": " · 已预扣 {credits} 积分",
+    "progress_eta": " · 约 {minutes} 分钟后完成",
+    "progress_eta_soon": " · 即将完成",
     "done_status": "✅ 完成，视频在下方。",
-    "done_caption": "{duration} 秒 · {quality}{credits}",
+    "done_caption": "“{prompt}”\n{duration} 秒 · {quality}{credits}",
+    "btn_again_cost": "🔁 再来一次 · {credits} 积分",
+    "btn_again_video": "🔁 再来一次",
+    "btn_try_again": "🔁 重试",
+    "btn_edit": "✏️ 修改",
+    "not_your_video": "这是别人的视频。",
+    "rerun_already": "这个视频已经在重新生成了：见 #{id}。",
+    "edit_draft_open": "你在这里已有一个草稿：请先发送 /generate 或用 /cancel 丢弃它。",
     "credits_caption": " · {credits} 积分",
     "video_too_big": (
         "视频已生成，但超出 Telegram 的大小限制（{size_mb} MB）。"

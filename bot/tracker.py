@@ -17,7 +17,7 @@ from bot.background import Background
 from bot.delivery import Deliverer
 from bot.evolink import EvolinkClient, EvolinkError, VideoTask
 from bot.metrics import Metrics
-from bot.notices import Notices, credits_text
+from bot.notices import Notices, progress_text
 from bot.reconcile import Reconciler
 from bot.texts import t
 from storage import Store
@@ -279,14 +279,10 @@ class TaskTracker:
         if task.status_message_id is None or progress <= task.progress_shown:
             return
         # Groups share a 20 messages/minute budget among everyone: edit them less often.
-        every = (
-            self._edit_every if task.key.chat_id > 0 else max(self._edit_every, GROUP_EDIT_SECONDS)
-        )
+        every = self._edit_every if task.key.private else max(self._edit_every, GROUP_EDIT_SECONDS)
         if task.progress_edited_at is not None and now - task.progress_edited_at < every:
             return
-        credits = credits_text(task.language, task.credits_reserved, "credits_caption")
-        text = t(task.language, "progress", progress=progress, credits=credits)
-        if not await self._notices.status(task, text):
+        if not await self._notices.status(task, progress_text(task, progress, now=now)):
             # Not tried again for the same figure: a chat that refuses edits (the bot blocked,
             # the message deleted) would otherwise get one on every poll until the task ends.
             log.info("task %s: progress %s%% not shown", task.id, progress)

@@ -31,7 +31,8 @@ def register(application: BotApplication) -> None:
     """Attach the access gate, every handler and the error handler."""
     application.add_handler(TypeHandler(Update, gate), group=-1)
     for names, callback in (
-        (["start", "help"], commands.start),
+        (["start"], commands.start),
+        (["help"], commands.help_),
         (["generate"], commands.generate),
         (["cancel"], commands.cancel),
         (["status"], commands.status),
@@ -46,14 +47,15 @@ def register(application: BotApplication) -> None:
         (buttons.draft_button, r"^d:\d{1,18}:"),
         (buttons.settings_button, r"^s:[ug]:-?\d{1,18}:"),
         (buttons.history_button, r"^h:\d{1,18}:"),
+        (buttons.result_button, r"^r:\d{1,18}:"),
     ):
         application.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     # Any other button (an old keyboard, forged data) is answered, so no spinner hangs.
     application.add_handler(CallbackQueryHandler(buttons.stale_button))
     application.add_handler(MessageHandler(_NEW_MESSAGE & _MEDIA, media.media))
+    # In a group only replies reach the prompt handler: the bot is not a party to the talk.
+    text = _NEW_MESSAGE & filters.TEXT & ~filters.COMMAND
     application.add_handler(
-        MessageHandler(
-            _NEW_MESSAGE & filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, media.prompt
-        )
+        MessageHandler(text & (filters.ChatType.PRIVATE | filters.REPLY), media.prompt)
     )
     application.add_error_handler(on_error)

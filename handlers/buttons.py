@@ -24,6 +24,13 @@ async def draft_button(update: Update, context: BotContext) -> None:
         await query.answer(t(lang, "not_your_draft"), show_alert=True)
         return
     drafts = services.drafts
+    pressed = query.message.message_id if query.message else None
+    if pressed != draft.summary_message_id:
+        # An older message of this draft: only the newest one has live buttons.
+        await query.answer(t(lang, "draft_moved"))
+        if pressed is not None:
+            await services.messenger.drop_keyboard(draft.key.chat_id, pressed)
+        return
     # The press is answered after the change is shown, so the button's spinner ends with it.
     if action == "gen":
         message_id = query.message.message_id if query.message else None
@@ -38,6 +45,8 @@ async def draft_button(update: Update, context: BotContext) -> None:
         await drafts.show_menu(draft, action.removeprefix("menu="))
     elif action.startswith("idea="):
         await drafts.send_idea(draft, action.removeprefix("idea="))
+    elif action.startswith("rm=") and action[3:].isdigit():
+        await drafts.remove(draft, int(action[3:]))
     else:
         await drafts.change_option(draft, action)
     await query.answer()
@@ -82,6 +91,26 @@ async def history_button(update: Update, context: BotContext) -> None:
         int(task_id), chat_key(update), reply_to=reply_to
     )
     await query.answer(t(lang, "history_resent" if sent else "history_gone"))
+
+
+async def result_button(update: Update, context: BotContext) -> None:
+    """Under a video or a failure: make it again, or edit it into a new draft."""
+    query = _query(update)
+    lang = language(update)
+    _, task_id, action = (query.data or "").split(":", 2)
+    rerun = context.bot_data.services.rerun
+    if action == "again":
+        answer = await rerun.again(
+            int(task_id),
+            chat_key(update),
+            lang,
+            request_message_id=query.message.message_id if query.message else None,
+        )
+    elif action == "edit":
+        answer = await rerun.edit(int(task_id), chat_key(update), lang)
+    else:
+        answer = t(lang, "draft_closed")
+    await query.answer(answer, show_alert=answer is not None)
 
 
 async def stale_button(update: Update, context: BotContext) -> None:

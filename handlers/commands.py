@@ -13,8 +13,23 @@ from handlers.media import describe
 
 
 async def start(update: Update, context: BotContext) -> None:
-    """Explain the bot in a few lines."""
-    await message_of(update).reply_text(t(language(update), "help"))
+    """Greet: what the bot makes, that it costs credits, and one example (in a group: /help)."""
+    if not is_private(update):
+        await help_(update, context)
+        return
+    await message_of(update).reply_text(t(language(update), "start"))
+
+
+async def help_(update: Update, context: BotContext) -> None:
+    """The how-to: for a private chat, or for a group (with what privacy mode hides)."""
+    lang = language(update)
+    if is_private(update):
+        text = t(lang, "help")
+    else:
+        text = t(lang, "help_group")
+        if not context.bot.can_read_all_group_messages:
+            text += t(lang, "help_group_privacy")
+    await message_of(update).reply_text(text)
 
 
 async def generate(update: Update, context: BotContext) -> None:
@@ -26,14 +41,15 @@ async def generate(update: Update, context: BotContext) -> None:
     replied = message.reply_to_message
     media = describe(replied) if replied is not None else None
     if replied is not None and media is not None:
-        items = [media]
-        if replied.media_group_id:
-            album = await services.store.group_media.album(key.chat_id, replied.media_group_id)
-            items = album if any(m.message_id == media.message_id for m in album) else items
-        for item in items:
-            await services.drafts.add_media(key, lang, item, caption=None)
-        prompt = prompt or replied.caption
-    elif not is_private(update) and await services.store.drafts.open_draft(key) is None:
+        await services.generator.generate_from_reply(
+            key,
+            lang,
+            media,
+            prompt=prompt or replied.caption,
+            request_message_id=message.message_id,
+        )
+        return
+    if not is_private(update) and await services.store.drafts.open_draft(key) is None:
         await message.reply_text(t(lang, "reply_without_media"))
         return
     await services.generator.generate(
@@ -43,7 +59,9 @@ async def generate(update: Update, context: BotContext) -> None:
 
 async def cancel(update: Update, context: BotContext) -> None:
     """Discard the draft."""
-    await context.bot_data.services.drafts.cancel(chat_key(update), language(update))
+    await context.bot_data.services.drafts.cancel(
+        chat_key(update), language(update), reply_to=message_of(update).message_id
+    )
 
 
 async def status(update: Update, context: BotContext) -> None:
@@ -87,7 +105,7 @@ async def stats(update: Update, context: BotContext) -> None:
     services = context.bot_data.services
     key = chat_key(update)
     if not services.access.is_admin(key.user_id):
-        await start(update, context)
+        await help_(update, context)
         return
     text = await stats_text(services.store, now=services.store.db.clock())
     await message_of(update).reply_text(text)

@@ -43,10 +43,22 @@ async def media(update: Update, context: BotContext) -> None:
 
 
 async def prompt(update: Update, context: BotContext) -> None:
-    """A plain text message sets the draft's prompt."""
+    """Text that sets the draft's prompt (in a group: a reply to the bot's draft or question)."""
     message = message_of(update)
-    await context.bot_data.services.drafts.set_prompt(
-        chat_key(update), language(update), message.text or ""
+    replied = message.reply_to_message
+    to_bot = (
+        replied.message_id
+        if replied is not None
+        and replied.from_user is not None
+        and replied.from_user.id == context.bot.id
+        else None
+    )
+    await context.bot_data.services.generator.prompt_given(
+        chat_key(update),
+        language(update),
+        message.text or "",
+        message_id=message.message_id,
+        replied_to_bot=to_bot,
     )
 
 

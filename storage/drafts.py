@@ -212,6 +212,61 @@ class DraftStore:
             (url, hosted_id, expires_at, ref_id),
         )
 
+    async def ask_prompt(self, draft_id: int, message_id: int | None) -> None:
+        """Remember (or forget) the question asking for the prompt of a /generate."""
+        await self.db.write(
+            "UPDATE drafts SET prompt_asked_message_id = ? WHERE id = ?", (message_id, draft_id)
+        )
+
+    async def remove_reference(self, draft_id: int, ref_id: int) -> bool:
+        """Take a file out of an open draft; False when it was not there (or not open)."""
+        removed = await self.db.write(
+            "DELETE FROM refs WHERE id = ? AND draft_id = ?"
+            " AND draft_id IN (SELECT id FROM drafts WHERE state = 'open')",
+            (ref_id, draft_id),
+        )
+        return removed == 1
+
+    async def clone(
+        self, source_id: int, *, prompt: str, options: Options, language: str, open_: bool
+    ) -> Draft | None:
+        """A new draft with the files of another that were used, for making its video again:
+        open (to edit; None when its owner already has an open draft there) or submitted."""
+        async with self.db.transaction() as conn:
+            now = self.db.clock()
+            cursor = await conn.execute(
+                "INSERT INTO drafts (chat_id, topic_id, user_id, state, prompt, options,"
+                " idempotency_key, language, created_at, updated_at)"
+                " SELECT chat_id, topic_id, user_id, ?, ?, ?, ?, ?, ?, ? FROM drafts WHERE id = ?"
+                " ON CONFLICT DO NOTHING RETURNING id",
+                (
+                    "open" if open_ else "submitted",
+                    prompt,
+                    options.to_json(),
+                    _new_key(),
+                    language,
+                    now,
+                    now,
+                    source_id,
+                ),
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                return None
+            draft_id = int(row[0])
+            # The files are read again from Telegram: the old draft's copies and their URLs
+            # belong to its own task and are cleaned up with it.
+            await conn.execute(
+                "INSERT INTO refs (draft_id, position, kind, source, telegram_file_id,"
+                " telegram_file_unique_id, message_id, media_group_id, file_name, size,"
+                " created_at)"
+                " SELECT ?, position, kind, source, telegram_file_id, telegram_file_unique_id,"
+                " message_id, media_group_id, file_name, size, ? FROM refs"
+                " WHERE draft_id = ? AND status = 'ready' ORDER BY position",
+                (draft_id, now, source_id),
+            )
+        return await self.get(draft_id)
+
     async def drafts_with_pending_references(self) -> list[Reference]:
         """References left pending by a restart, to be processed again."""
         rows = await self.db.fetchall(
@@ -238,6 +293,7 @@ def _draft(row: aiosqlite.Row) -> Draft:
         language=row["language"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        prompt_asked_message_id=row["prompt_asked_message_id"],
     )
 
 

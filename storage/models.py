@@ -80,6 +80,11 @@ class ChatKey:
     user_id: int
     topic_id: int = 0
 
+    @property
+    def private(self) -> bool:
+        """Whether this is the user's one-to-one chat with the bot."""
+        return self.chat_id == self.user_id
+
 
 @dataclass(frozen=True)
 class Options:
@@ -131,6 +136,8 @@ class Draft:
     language: str
     created_at: float
     updated_at: float
+    # /generate found no prompt and asked for one: the answer makes the video.
+    prompt_asked_message_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,7 @@ class Task:
     submitted_at: float | None
     finished_at: float | None
     callback_claim: str | None = None
+    rerun_task_id: int | None = None
 
     @property
     def given_up(self) -> bool:

@@ -62,6 +62,7 @@ _COLUMNS = frozenset(
         "submitted_at",
         "finished_at",
         "callback_claim",
+        "rerun_task_id",
     }
 )
 
@@ -74,6 +75,10 @@ class Usage:
     running: int
     credits_today: float
     credits_total: float
+
+
+class _AlreadyRerun(Exception):
+    """Rolls back a second "make it again" of the same video."""
 
 
 class TaskStore:
@@ -91,38 +96,68 @@ class TaskStore:
         one task already exists, so nothing will be submitted twice.
         """
         async with self.db.transaction() as conn:
-            now = self.db.clock()
             cursor = await conn.execute(
                 "UPDATE drafts SET state = 'submitted', updated_at = ? WHERE id = ?"
                 " AND state = 'open'",
-                (now, draft.id),
+                (self.db.clock(), draft.id),
             )
             if cursor.rowcount != 1:
                 return None
-            cursor = await conn.execute(
-                "INSERT INTO tasks (draft_id, chat_id, topic_id, user_id, language,"
-                " request_message_id, idempotency_key, callback_secret, status, prompt, options,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    draft.id,
-                    draft.key.chat_id,
-                    draft.key.topic_id,
-                    draft.key.user_id,
-                    draft.language,
-                    request_message_id,
-                    draft.idempotency_key,
-                    callback_secret,
-                    TaskStatus.PREPARING.value,
-                    draft.prompt,
-                    draft.options.to_json(),
-                    now,
-                    now,
-                ),
-            )
-            task_id = int(cursor.lastrowid or 0)
-        task = await self.get(task_id)
-        assert task is not None
-        return task
+            task_id = await self._insert(conn, draft, request_message_id, callback_secret)
+        return await self.get(task_id)
+
+    async def create_rerun(
+        self,
+        source: Task,
+        draft: Draft,
+        *,
+        request_message_id: int | None,
+        callback_secret: str,
+    ) -> Task | None:
+        """The task of "make it again" under `source`'s video, from a submitted copy of its
+        draft; None when that button was used already (a double tap pays once)."""
+        try:
+            async with self.db.transaction() as conn:
+                task_id = await self._insert(conn, draft, request_message_id, callback_secret)
+                cursor = await conn.execute(
+                    "UPDATE tasks SET rerun_task_id = ? WHERE id = ? AND rerun_task_id IS NULL",
+                    (task_id, source.id),
+                )
+                if cursor.rowcount != 1:
+                    raise _AlreadyRerun
+        except _AlreadyRerun:
+            return None
+        return await self.get(task_id)
+
+    async def _insert(
+        self,
+        conn: aiosqlite.Connection,
+        draft: Draft,
+        request_message_id: int | None,
+        callback_secret: str,
+    ) -> int:
+        now = self.db.clock()
+        cursor = await conn.execute(
+            "INSERT INTO tasks (draft_id, chat_id, topic_id, user_id, language,"
+            " request_message_id, idempotency_key, callback_secret, status, prompt, options,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                draft.id,
+                draft.key.chat_id,
+                draft.key.topic_id,
+                draft.key.user_id,
+                draft.language,
+                request_message_id,
+                draft.idempotency_key,
+                callback_secret,
+                TaskStatus.PREPARING.value,
+                draft.prompt,
+                draft.options.to_json(),
+                now,
+                now,
+            ),
+        )
+        return int(cursor.lastrowid or 0)
 
     async def get(self, task_id: int) -> Task | None:
         """A task by our id."""
@@ -289,4 +324,5 @@ def _task(row: aiosqlite.Row) -> Task:
         submitted_at=row["submitted_at"],
         finished_at=row["finished_at"],
         callback_claim=row["callback_claim"],
+        rerun_task_id=row["rerun_task_id"],
     )

@@ -262,13 +262,18 @@ async def test_an_album_gives_one_summary(
 async def test_commands(make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink) -> None:
     bot = await make_bot()
     telegram.send_text(ALICE, ALICE, "/start")
-    await bot.reply_to(ALICE, text_contains="/generate")
+    welcome = await bot.reply_to(ALICE, text_contains="/help")
+    telegram.send_text(ALICE, ALICE, "/help")
+    how_to = await bot.reply_to(ALICE, text_contains="/generate")
+    assert welcome.text != how_to.text
     telegram.send_text(ALICE, ALICE, "/status")
     await bot.reply_to(ALICE, text_contains="no videos in progress")
     telegram.send_photo(ALICE, ALICE, image_bytes(800, 600), caption="x")
     await bot.reply_to(ALICE, text_contains="image 1")
-    telegram.send_text(ALICE, ALICE, "/cancel")
-    await bot.reply_to(ALICE, text_contains="Draft discarded (1 file")
+    cancel = telegram.send_text(ALICE, ALICE, "/cancel")
+    answer = await bot.reply_to(ALICE, text_contains="Draft discarded, with its file")
+    assert answer.method == "sendMessage"  # news notifies: not an edit of an older message
+    assert answer.params["reply_parameters"]["message_id"] == cancel["message_id"]
     telegram.send_text(ALICE, ALICE, "/cancel")
     await bot.reply_to(ALICE, text_contains="no draft to discard")
     await _draft_and_generate(bot, ALICE)

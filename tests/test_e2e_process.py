@@ -45,7 +45,9 @@ async def test_sigkill_while_a_reference_uploads_then_restart(
     await process.start()
     telegram.send_photo(CHAT, CHAT, image_bytes(800, 800), caption="a lighthouse at night")
     telegram.send_text(CHAT, CHAT, "/generate")
-    await telegram.wait_for(lambda c: c.method == "sendMessage" and "Still checking" in c.text)
+    await telegram.wait_for(
+        lambda c: c.method == "sendMessage" and "Getting your files ready" in c.text
+    )
     await process.kill()  # the task row exists, the upload was cut, nothing was submitted
     assert evolink.submissions == []
     evolink.set_delay("/api/v1/files/upload/stream", 0)

@@ -135,7 +135,7 @@ async def test_a_flood_limit_that_outlasts_the_retries_ends_the_delivery_as_fail
     bot = await make_bot()
     await draft_and_generate(bot, CHAT, prompt="a melting snowman")
     submission = await evolink.wait_for_submission()
-    await bot.reply_to(CHAT, text_contains="Generating your video")  # no edit due after this
+    await bot.reply_to(CHAT, text_contains="Making your video")  # no edit due after this
     for method in ("sendMessage", "editMessageText"):
         telegram.fail_next(method, error_code=429, retry_after=1, times=4)
     await evolink.fail(submission.task_id, code="service_error", message="GPU on fire")
@@ -162,7 +162,7 @@ async def test_a_user_who_blocked_the_bot_gets_no_retry_loop(
     bot = await make_bot()
     await draft_and_generate(bot, CHAT, prompt="a hot air balloon")
     submission = await evolink.wait_for_submission()
-    await bot.reply_to(CHAT, text_contains="Generating your video")
+    await bot.reply_to(CHAT, text_contains="Making your video")
     telegram.block(CHAT)
     blocked_at = len(telegram.calls)
 

@@ -99,7 +99,7 @@ def test_t_formats_chinese() -> None:
     assert t("zh", "item_nth", nth=t("zh", "ordinal", n=2), noun=t("zh", "source_photo")) == (
         "第2个照片"
     )
-    assert t("zh", "draft_cancelled", count=3) == "草稿已丢弃（3 个文件）。"
+    assert t("zh", "draft_cancelled_files", count=3) == "草稿已丢弃，其中的 3 个文件也一并丢弃。"
 
 
 def test_chinese_prompt_ideas_use_the_api_numbering() -> None:

@@ -222,6 +222,9 @@ class FakeTelegram:
         self.commands: list[Any] = []
         self.admins: dict[int, set[int]] = {}
         self.local_mode = False  # behave as a self-hosted Bot API server started with --local
+        # Telegram's privacy mode for bots: in groups the bot gets only commands, replies to its
+        # own messages and mentions of it (off here by default: as for a bot that is an admin).
+        self.privacy_mode = False
         self._holding: list[JSONDict] | None = None  # chat_id -> user ids that administer it
         self._updates: list[JSONDict] = []
         self._next_update_id = 1000
@@ -416,9 +419,21 @@ class FakeTelegram:
         audio |= {"mime_type": mime_type, "file_size": stored.size}
         return self._user_message(chat_id, user_id, {"audio": audio}, opts)
 
-    def press_button(self, chat_id: int, user_id: int, message_id: int, data: str) -> JSONDict:
-        """A user presses an inline button of a bot message; returns the callback_query dict."""
-        msg = self._live_message(chat_id, message_id)
+    def press_button(
+        self,
+        chat_id: int,
+        user_id: int,
+        message_id: int,
+        data: str,
+        *,
+        as_seen: JSONDict | None = None,
+    ) -> JSONDict:
+        """A user presses an inline button of a bot message; returns the callback_query dict.
+
+        ``as_seen`` is the message as the user's phone still shows it (a copy taken earlier):
+        a button the bot has removed since can still be tapped before the change arrives.
+        """
+        msg = as_seen if as_seen is not None else self._live_message(chat_id, message_id)
         if msg is None:
             raise ValueError(f"press_button: no message {message_id} in chat {chat_id}")
         rows = msg.get("reply_markup", {}).get("inline_keyboard", [])
@@ -625,7 +640,7 @@ class FakeTelegram:
     async def api_getMe(self, p: Params, files: Files) -> Any:
         return self.bot_user | dict(
             can_join_groups=True,
-            can_read_all_group_messages=False,
+            can_read_all_group_messages=not self.privacy_mode,
             supports_inline_queries=False,
             can_connect_to_business=False,
             has_main_web_app=False,
@@ -993,8 +1008,21 @@ class FakeTelegram:
             if entity := _command_entity(caption):
                 msg["caption_entities"] = [entity]
         msg = self._commit(msg)
-        self.add_update({"message": copy.deepcopy(msg)})
+        if self._bot_may_see(msg):
+            self.add_update({"message": copy.deepcopy(msg)})
         return msg
+
+    def _bot_may_see(self, msg: JSONDict) -> bool:
+        """Whether Telegram would give the bot this message (privacy mode in groups)."""
+        if not self.privacy_mode or msg["chat"]["type"] not in ("group", "supergroup"):
+            return True
+        text = str(msg.get("text") or msg.get("caption") or "")
+        replied = msg.get("reply_to_message") or {}
+        return (
+            text.startswith("/")
+            or f"@{self.bot_user['username']}" in text
+            or (replied.get("from") or {}).get("id") == self.bot_user["id"]
+        )
 
     def _new_path(self, folder: str, suffix: str) -> Path:
         if self._tmp is None:
