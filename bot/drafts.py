@@ -235,12 +235,21 @@ class DraftService:
         rate = await self._store.tasks.credit_rate(
             draft.options.quality, draft.options.content_filter
         )
-        return render_summary(draft, refs, self.pending(draft.id), credit_rate=rate)
+        pending = sum(1 for r in refs if r.status is RefStatus.PENDING)
+        return render_summary(draft, refs, pending, credit_rate=rate)
 
-    async def refresh_summary(self, draft_id: int, *, anew: bool = False) -> None:
+    async def ask_prompt(self, draft: Draft, *, reply_to: int | None) -> None:
+        """/generate found no prompt: the draft, shown anew under the request, asks for it."""
+        await self._store.drafts.ask_prompt(draft.id, True)
+        await self.refresh_summary(draft.id, anew=True, reply_to=reply_to)
+
+    async def refresh_summary(
+        self, draft_id: int, *, anew: bool = False, reply_to: int | None = None
+    ) -> int | None:
         """Show the draft in its summary message: edited in place, or sent anew (`anew`, or
         when the old one is gone), the old one then losing its buttons. A person has one live
         draft message per chat and topic. Notes about its files follow it."""
+        message_id = None
         async with self._summary_locks[draft_id]:
             draft = await self._store.drafts.get(draft_id)
             if draft is not None and draft.state is DraftState.OPEN:
@@ -248,13 +257,14 @@ class DraftService:
                 text = await self.summary_text(draft)
                 old = draft.summary_message_id
                 message_id = await self._messenger.send_or_edit(
-                    draft.key, None if anew else old, text, markup=markup
+                    draft.key, None if anew else old, text, markup=markup, reply_to=reply_to
                 )
                 if message_id != old:
                     await self._store.drafts.set_summary_message(draft_id, message_id)
                     if old is not None:
                         await self._messenger.drop_keyboard(draft.key.chat_id, old)
             await self._send_notes(draft_id)
+        return message_id
 
     def note(self, draft_id: int, key: ChatKey, text: str, *, reply_to: int | None) -> None:
         """A message about the draft, sent right after its summary (never before it)."""
@@ -370,15 +380,17 @@ def render_summary(
             if ref.changes:
                 changes = "; ".join(change_text(lang, c) for c in ref.changes)
                 lines.append(t(lang, "changed", item=name[0].upper() + name[1:], changes=changes))
-    else:
+    elif not pending:
         lines.append(t(lang, "draft_no_refs"))
     if pending:
-        lines.append(t(lang, "draft_pending", count=pending))
-    lines.append(
-        t(lang, "draft_prompt", prompt=_quote(draft.prompt))
-        if draft.prompt
-        else t(lang, "draft_no_prompt" if draft.key.private else "draft_no_prompt_group")
-    )
+        lines.append(
+            t(lang, "draft_pending_one" if pending == 1 else "draft_pending", count=pending)
+        )
+    if draft.prompt:
+        lines.append(t(lang, "draft_prompt", prompt=_quote(draft.prompt)))
+    else:
+        asked = "draft_ask_prompt" if draft.prompt_asked else "draft_no_prompt"
+        lines.append(t(lang, asked if draft.key.private else f"{asked}_group"))
     lines.append(options.describe(lang, draft.options))
     if credit_rate is not None:
         estimate = f"{credit_rate * draft.options.duration:.1f}".rstrip("0").rstrip(".")

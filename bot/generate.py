@@ -56,10 +56,9 @@ class Generator:
             await self._reply(key, t(language, "need_visual"), request_message_id)
             return None
         if not draft.prompt.strip():
-            # The answer makes the video: in a group, a reply to this question.
-            question = t(language, "need_prompt" if key.private else "need_prompt_group")
-            asked = await self._messenger.send(key, question, reply_to=request_message_id)
-            await self._store.drafts.ask_prompt(draft.id, asked)
+            # The draft itself asks, right under the request: the answer makes the video (in a
+            # group, a reply to it).
+            await self._drafts.ask_prompt(draft, reply_to=request_message_id)
             return None
         refusal = await self._access.quota_refusal(key.user_id)
         if refusal is not None:
@@ -124,16 +123,13 @@ class Generator:
         replied_to_bot: int | None,
     ) -> None:
         """Text from the user: any text in a private chat; in a group only a reply to the
-        bot's draft or to its question for the prompt (other talk there is not for the bot).
-        The answer to that question makes the video."""
+        bot's draft (other talk there is not for the bot). When the draft had asked for its
+        prompt, the answer makes the video."""
         draft = await self._store.drafts.open_draft(key)
-        asked = draft.prompt_asked_message_id if draft is not None else None
-        if not key.private and (
-            draft is None or replied_to_bot not in {asked, draft.summary_message_id}
-        ):
+        if not key.private and (draft is None or replied_to_bot != draft.summary_message_id):
             return
-        if draft is not None and asked is not None and (key.private or replied_to_bot == asked):
-            await self._store.drafts.ask_prompt(draft.id, None)
+        if draft is not None and draft.prompt_asked:
+            await self._store.drafts.ask_prompt(draft.id, False)
             await self.generate(key, language, request_message_id=message_id, prompt=text)
             return
         await self._drafts.set_prompt(key, language, text)

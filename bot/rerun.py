@@ -39,7 +39,7 @@ class Rerun:
             source.draft_id,
             prompt=source.prompt,
             options=source.options,
-            language=language,
+            language=source.language,
             open_=False,
         )
         assert draft is not None  # a submitted copy never meets the one-open-draft rule
@@ -64,7 +64,7 @@ class Rerun:
             source.draft_id,
             prompt=source.prompt,
             options=source.options,
-            language=language,
+            language=source.language,
             open_=True,
         )
         if draft is None:

@@ -34,7 +34,7 @@ EN: Final[dict[str, str]] = {
         "• Reply to a photo, clip or album with /generate and a description, e.g. "
         "“/generate image 1 is the first frame, the camera slowly pulls back”.\n"
         "• Or send photos with a caption that starts with /generate and the description.\n"
-        "• If I ask for a description, reply to my question with it.\n"
+        "• If my draft asks for a description, reply to it with one.\n"
         "Everyone's drafts and videos are their own; videos arrive as replies to the request.\n\n"
         "/settings – this group's defaults (admins) · /status · /history · /balance · /cancel"
     ),
@@ -58,10 +58,13 @@ EN: Final[dict[str, str]] = {
     "draft_title": "Your draft",
     "draft_refs": "References: {refs}",
     "draft_no_refs": "References: none yet – send a photo or a video clip.",
-    "draft_pending": "{count} file(s) still being checked…",
+    "draft_pending": "{count} files still being checked…",
+    "draft_pending_one": "1 file still being checked…",
     "draft_prompt": "Prompt: {prompt}",
     "draft_no_prompt": "Prompt: not set – send me a text describing the video.",
     "draft_no_prompt_group": "Prompt: not set – reply to this message with a text describing the video.",
+    "draft_ask_prompt": "Prompt: needed – send me a text describing the video, and I'll make it right away.",
+    "draft_ask_prompt_group": "Prompt: needed – reply to this message with a text describing the video, and I'll make it right away.",
     "draft_moved": "This draft has moved to my newest message below.",
     "draft_summary_cancelled": "Draft discarded.",
     "draft_options": "Options: {duration} s · {quality} · {aspect} · sound {sound}",
@@ -149,14 +152,6 @@ EN: Final[dict[str, str]] = {
         "There is nothing to generate yet: send a photo with a caption that describes the video."
     ),
     "need_visual": "Add a photo or a video clip first: the service needs a picture to work from.",
-    "need_prompt": (
-        "Your draft has no prompt yet. Send me a text describing the video, and I'll make it "
-        "right away."
-    ),
-    "need_prompt_group": (
-        "Your draft has no prompt yet. Reply to this message with a text describing the video, "
-        "and I'll make it right away."
-    ),
     "waiting_for_files": "⏳ Getting your files ready; I'll submit the request right after.",
     "already_submitted": (
         "Your draft was already submitted – see /status. Send new photos to start another one."
@@ -281,7 +276,7 @@ EN: Final[dict[str, str]] = {
     ),
     "result_expired": "Your video was ready but its download link expired before I could send it.",
     "failed": "❌ The video could not be made: {reason}",
-    "failed_retry": "It may work if you try again: send your photos and /generate.",
+    "failed_retry": "It may work if you try again: tap 🔁 Try again.",
     "fail_content_policy_violation": "the service's content policy blocked it. Try a different prompt or image.",
     "fail_invalid_parameters": "the service did not accept the request ({message}).",
     "fail_image_processing_error": "the service could not process one of the images. Try other images.",

@@ -30,7 +30,7 @@ ZH: Final[dict[str, str]] = {
         "• 回复一张照片、一段视频或一组相册，发送 /generate 加上描述，"
         "例如“/generate 首帧为图片1，镜头缓缓拉远”。\n"
         "• 或者发送照片，并让说明文字以 /generate 开头、后接描述。\n"
-        "• 如果我询问描述，请回复我的提问。\n"
+        "• 如果我的草稿请你补充描述，请回复草稿。\n"
         "每个人的草稿和视频各自独立；视频会回复到对应的请求。\n\n"
         "/settings – 本群默认设置（管理员）· /status · /history · /balance · /cancel"
     ),
@@ -53,9 +53,12 @@ ZH: Final[dict[str, str]] = {
     "draft_refs": "参考素材：{refs}",
     "draft_no_refs": "参考素材：暂无，请发一张照片或一段视频。",
     "draft_pending": "还有 {count} 个文件正在检查…",
+    "draft_pending_one": "还有 1 个文件正在检查…",
     "draft_prompt": "提示词：{prompt}",
     "draft_no_prompt": "提示词：未设置，请发一条文字描述视频。",
     "draft_no_prompt_group": "提示词：未设置，请回复这条消息，用文字描述视频。",
+    "draft_ask_prompt": "提示词：需要 – 请发一条文字描述视频，我会立即生成。",
+    "draft_ask_prompt_group": "提示词：需要 – 请回复这条消息，用文字描述视频，我会立即生成。",
     "draft_moved": "这个草稿已移到下方我最新的消息里。",
     "draft_summary_cancelled": "草稿已丢弃。",
     "draft_options": "选项：{duration} 秒 · {quality} · {aspect} · 声音{sound}",
@@ -137,8 +140,6 @@ ZH: Final[dict[str, str]] = {
     ),
     "nothing_to_generate": "还没有可生成的内容：请发一张照片，并附上描述视频的文字。",
     "need_visual": "请先添加一张照片或一段视频：服务需要画面作为基础。",
-    "need_prompt": "草稿还没有提示词。请发一条文字描述视频，我会立即生成。",
-    "need_prompt_group": "草稿还没有提示词。请回复这条消息，用文字描述视频，我会立即生成。",
     "waiting_for_files": "⏳ 正在准备你的文件，准备好后我会立即提交。",
     "already_submitted": "草稿已经提交，请查看 /status。发送新照片即可开始新的草稿。",
     "draft_cancelled": "草稿已丢弃。",
@@ -237,7 +238,7 @@ ZH: Final[dict[str, str]] = {
     ),
     "result_expired": "视频已生成，但下载链接在我发送前已过期。",
     "failed": "❌ 视频生成失败：{reason}",
-    "failed_retry": "再试一次也许能成功：重新发送照片并 /generate。",
+    "failed_retry": "再试一次也许能成功：点 🔁 重试。",
     "fail_content_policy_violation": "被服务的内容政策拦截。请换个提示词或图片试试。",
     "fail_invalid_parameters": "服务未接受该请求（{message}）。",
     "fail_image_processing_error": "服务无法处理其中一张图片。请换其他图片试试。",

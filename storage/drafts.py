@@ -212,10 +212,10 @@ class DraftStore:
             (url, hosted_id, expires_at, ref_id),
         )
 
-    async def ask_prompt(self, draft_id: int, message_id: int | None) -> None:
-        """Remember (or forget) the question asking for the prompt of a /generate."""
+    async def ask_prompt(self, draft_id: int, asked: bool) -> None:
+        """Remember (or forget) that the draft asked for its prompt to make the video."""
         await self.db.write(
-            "UPDATE drafts SET prompt_asked_message_id = ? WHERE id = ?", (message_id, draft_id)
+            "UPDATE drafts SET prompt_asked = ? WHERE id = ?", (1 if asked else 0, draft_id)
         )
 
     async def remove_reference(self, draft_id: int, ref_id: int) -> bool:
@@ -293,7 +293,7 @@ def _draft(row: aiosqlite.Row) -> Draft:
         language=row["language"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
-        prompt_asked_message_id=row["prompt_asked_message_id"],
+        prompt_asked=bool(row["prompt_asked"]),
     )
 
 

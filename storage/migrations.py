@@ -144,10 +144,10 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE UNIQUE INDEX tasks_upstream ON tasks (upstream_id) WHERE upstream_id IS NOT NULL;
     CREATE INDEX tasks_due ON tasks (status, next_poll_at);
     """,
-    # 5: the bot's question for a missing prompt, answered by the next text (or, in a group, a
-    # reply to the question), which then makes the video; "make it again" used once per video
+    # 5: a draft that asked for its missing prompt: the answer (the next text, or in a group a
+    # reply to the draft) makes the video; "make it again" used once per video
     """
-    ALTER TABLE drafts ADD COLUMN prompt_asked_message_id INTEGER;
+    ALTER TABLE drafts ADD COLUMN prompt_asked INTEGER NOT NULL DEFAULT 0;
     -- the task its "make it again" button started (one per video: a double tap pays once)
     ALTER TABLE tasks ADD COLUMN rerun_task_id INTEGER;
     """,

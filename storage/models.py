@@ -136,8 +136,8 @@ class Draft:
     language: str
     created_at: float
     updated_at: float
-    # /generate found no prompt and asked for one: the answer makes the video.
-    prompt_asked_message_id: int | None = None
+    # /generate found no prompt and the draft asked for one: the answer makes the video.
+    prompt_asked: bool = False
 
 
 @dataclass(frozen=True)

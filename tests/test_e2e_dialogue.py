@@ -36,7 +36,7 @@ def _keyboard(telegram: FakeTelegram, chat: int, message_id: int) -> list[str]:
 # ---------------------------------------------------------------- instructions that work
 
 
-async def test_in_a_group_a_reply_to_the_question_is_the_prompt_and_the_video_goes_ahead(
+async def test_in_a_group_a_reply_to_the_draft_asking_is_the_prompt_and_the_video_goes_ahead(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:
     bot = await make_bot()
@@ -44,7 +44,9 @@ async def test_in_a_group_a_reply_to_the_question_is_the_prompt_and_the_video_go
     telegram.send_text(
         GROUP, ALICE, "/generate", chat_type="supergroup", reply_to_message_id=photo["message_id"]
     )
-    question = await bot.reply_to(GROUP, text_contains="Reply to this message")
+    question = await bot.reply_to(GROUP, text_contains="reply to this message")
+    assert "I'll make it right away" in question.text  # the draft itself asks, with its buttons
+    assert any(b.endswith(":gen") for b in buttons(question.params))
     assert evolink.submissions == []
     # Small talk in the group is not for the bot.
     telegram.send_text(GROUP, ALICE, "nice weather today", chat_type="supergroup")
@@ -60,7 +62,7 @@ async def test_in_a_group_a_reply_to_the_question_is_the_prompt_and_the_video_go
     assert len(submission.body["image_urls"]) == 1
 
 
-async def test_in_a_group_the_draft_says_to_reply_to_it_and_a_reply_sets_the_prompt(
+async def test_in_privacy_mode_a_one_shot_without_prompt_is_answered_by_reply(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:
     telegram.privacy_mode = True
@@ -68,7 +70,7 @@ async def test_in_a_group_the_draft_says_to_reply_to_it_and_a_reply_sets_the_pro
     telegram.send_photo(
         GROUP, ALICE, image_bytes(800, 600), chat_type="supergroup", caption="/generate"
     )
-    draft_asks = await bot.reply_to(GROUP, text_contains="Reply to this message")
+    draft_asks = await bot.reply_to(GROUP, text_contains="I'll make it right away")
     telegram.send_text(
         GROUP,
         ALICE,
@@ -88,7 +90,7 @@ async def test_in_private_the_text_after_the_question_makes_the_video(
     draft = await bot.reply_to(ALICE, text_contains="Your draft")
     assert "send me a text describing the video" in draft.text
     telegram.send_text(ALICE, ALICE, "/generate")
-    await bot.reply_to(ALICE, text_contains="Send me a text describing the video")
+    await bot.reply_to(ALICE, text_contains="and I'll make it right away")
     telegram.send_text(ALICE, ALICE, "a heron lands on a pier")
     submission = await evolink.wait_for_submission()
     assert submission.body["prompt"] == "a heron lands on a pier"

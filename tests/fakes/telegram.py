@@ -227,6 +227,7 @@ class FakeTelegram:
         self.privacy_mode = False
         self._holding: list[JSONDict] | None = None  # chat_id -> user ids that administer it
         self._updates: list[JSONDict] = []
+        self._languages: dict[int, str] = {}  # user id -> the language_code their app sends
         self._next_update_id = 1000
         self._allowed_updates: list[str] = []
         self._chats: dict[int, JSONDict] = {}
@@ -443,7 +444,8 @@ class FakeTelegram:
         query_id = str(secrets.randbits(62))
         self._callback_ids.add(query_id)
         query: JSONDict = dict(id=query_id, chat_instance=str(abs(chat_id) * 7919), data=data)
-        query |= {"from": _user(user_id, "en"), "message": copy.deepcopy(msg)}
+        language = self._languages.get(user_id, "en")  # the user's app language, as last seen
+        query |= {"from": _user(user_id, language), "message": copy.deepcopy(msg)}
         self.add_update({"callback_query": query})
         return query
 
@@ -993,7 +995,9 @@ class FakeTelegram:
         """Store a message from a user and queue its update."""
         thread_id = opts.get("message_thread_id")
         chat = self._chat(chat_id, opts.get("chat_type", "private"), forum=thread_id is not None)
-        msg: JSONDict = {"from": _user(user_id, opts.get("language_code", "en"))}
+        language = opts.get("language_code") or self._languages.get(user_id, "en")
+        self._languages[user_id] = language
+        msg: JSONDict = {"from": _user(user_id, language)}
         msg["chat"] = dict(chat)
         msg["date"] = int(time.time())
         if thread_id is not None:
