@@ -35,6 +35,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         # replayed from the inbox and once re-sent by Telegram.
         self._seen: set[int] = set()
         self._seen_order: deque[int] = deque()
+        # Inbox writes finish in arrival order, so each update queues for its person's lock in
+        # that order (on PostgreSQL, writes on several pooled connections could overtake).
+        self._arrivals = asyncio.Lock()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Keep the update until handled; wait for this person's earlier updates; handle it."""
@@ -47,7 +50,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             return
         # Telegram considers an update delivered as soon as the next poll asks for later ones;
         # from here until it is handled, only this row remembers it.
-        await self.inbox.put(update.update_id, json.dumps(update.to_dict()))
+        async with self._arrivals:
+            await self.inbox.put(update.update_id, json.dumps(update.to_dict()))
         try:
             await self._in_order(update, coroutine)
         finally:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import aiosqlite
-
-from storage.db import Database
-from storage.models import ChatKey, Delivery, Draft, Options, Task, TaskStatus
+from storage.db import Database, Row
+from storage.models import ChatKey, DayStats, Delivery, Draft, Options, Task, TaskStatus
 
 _COLUMNS = frozenset(
     {
@@ -46,19 +44,23 @@ class TaskStore:
         Returns None when the draft was no longer open (a second tap on Generate): the draft's
         one task already exists, so nothing will be submitted twice.
         """
-        async with self.db.transaction() as conn:
+        options = draft.options
+        async with self.db.transaction() as tx:
             now = self.db.clock()
-            cursor = await conn.execute(
+            # The guard: of two concurrent calls only one moves the draft out of 'open' (on
+            # PostgreSQL the second waits for the first's row lock, then finds it submitted).
+            closed = await tx.write(
                 "UPDATE drafts SET state = 'submitted', updated_at = ? WHERE id = ?"
                 " AND state = 'open'",
                 (now, draft.id),
             )
-            if cursor.rowcount != 1:
+            if closed != 1:
                 return None
-            cursor = await conn.execute(
+            row = await tx.fetchone(
                 "INSERT INTO tasks (draft_id, chat_id, topic_id, user_id, language,"
                 " request_message_id, idempotency_key, callback_secret, status, prompt, options,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " duration, quality, content_filter, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     draft.id,
                     draft.key.chat_id,
@@ -70,13 +72,16 @@ class TaskStore:
                     callback_secret,
                     TaskStatus.PREPARING.value,
                     draft.prompt,
-                    draft.options.to_json(),
+                    options.to_json(),
+                    options.duration,
+                    options.quality,
+                    int(options.content_filter),
                     now,
                     now,
                 ),
             )
-            task_id = int(cursor.lastrowid or 0)
-        task = await self.get(task_id)
+            assert row is not None
+        task = await self.get(int(row[0]))
         assert task is not None
         return task
 
@@ -125,7 +130,7 @@ class TaskStore:
         rows = await self.db.fetchall(
             "SELECT * FROM tasks WHERE status IN ('pending', 'processing')"
             " AND upstream_id IS NOT NULL AND (next_poll_at IS NULL OR next_poll_at <= ?)"
-            " ORDER BY next_poll_at LIMIT ?",
+            " ORDER BY next_poll_at NULLS FIRST LIMIT ?",
             (now, limit),
         )
         return [_task(row) for row in rows]
@@ -178,12 +183,11 @@ class TaskStore:
     async def credit_rate(self, quality: str, content_filter: bool) -> float | None:
         """Credits per second of video that recent tasks with these options reserved."""
         row = await self.db.fetchone(
-            "SELECT AVG(credits_reserved / json_extract(options, '$.duration')) FROM ("
-            " SELECT credits_reserved, options FROM tasks WHERE credits_reserved IS NOT NULL"
-            " AND json_extract(options, '$.quality') = ?"
-            " AND json_extract(options, '$.content_filter') = ?"
-            " ORDER BY id DESC LIMIT 20)",
-            (quality, 1 if content_filter else 0),
+            "SELECT AVG(credits_reserved / duration) FROM ("
+            " SELECT credits_reserved, duration FROM tasks WHERE credits_reserved IS NOT NULL"
+            " AND duration > 0 AND quality = ? AND content_filter = ?"
+            " ORDER BY id DESC LIMIT 20) AS recent",
+            (quality, int(content_filter)),
         )
         return float(row[0]) if row and row[0] is not None else None
 
@@ -197,8 +201,45 @@ class TaskStore:
         )
         return [_task(row) for row in rows]
 
+    async def day_stats(self, since: float) -> DayStats:
+        """Tasks started since `since` by status, failures by reason, credits, and the queue."""
+        by_status = await self.db.fetchall(
+            "SELECT status, COUNT(*) FROM tasks WHERE created_at >= ?"
+            " GROUP BY status ORDER BY 2 DESC, 1",
+            (since,),
+        )
+        failures = await self.db.fetchall(
+            "SELECT COALESCE(error_code, 'unknown'), COUNT(*) FROM tasks WHERE created_at >= ?"
+            " AND status IN ('failed', 'refused', 'unknown', 'cancelled')"
+            " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
+            (since,),
+        )
+        totals = await self.db.fetchone(
+            "SELECT COALESCE(SUM(credits_reserved), 0), COUNT(DISTINCT user_id) FROM tasks"
+            " WHERE created_at >= ?",
+            (since,),
+        )
+        queue = await self.db.fetchone(
+            "SELECT COUNT(*) FROM tasks WHERE status IN ('preparing', 'submitting', 'pending',"
+            " 'processing') OR (status = 'completed' AND delivery IN ('none', 'sending'))"
+        )
+        return DayStats(
+            by_status=[(str(row[0]), int(row[1])) for row in by_status],
+            failures=[(str(row[0]), int(row[1])) for row in failures],
+            credits=float(totals[0]) if totals else 0.0,
+            users=int(totals[1]) if totals else 0,
+            in_progress=int(queue[0]) if queue else 0,
+        )
 
-def _task(row: aiosqlite.Row) -> Task:
+    async def count_by_state(self) -> list[tuple[str, str, int]]:
+        """(status, delivery, how many tasks) over every task."""
+        rows = await self.db.fetchall(
+            "SELECT status, delivery, COUNT(*) FROM tasks GROUP BY status, delivery"
+        )
+        return [(str(row[0]), str(row[1]), int(row[2])) for row in rows]
+
+
+def _task(row: Row) -> Task:
     return Task(
         id=row["id"],
         draft_id=row["draft_id"],

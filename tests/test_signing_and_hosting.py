@@ -11,7 +11,7 @@ import pytest
 from bot.hosting import LocalHost
 from bot.signing import UrlSigner, load_or_create_key
 from bot.web import create_web_app
-from storage import Database, Store
+from storage import SqliteDatabase, Store
 from storage.models import Task
 
 
@@ -37,7 +37,7 @@ async def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
         ttl_seconds=600,
         clock=clock,
     )
-    store = Store(Database(tmp_path / "db.sqlite3"))
+    store = Store(SqliteDatabase(tmp_path / "db.sqlite3"))
     await store.open()
 
     async def on_callback(task: Task) -> None:
