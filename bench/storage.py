@@ -1,19 +1,26 @@
 """The storage layer's cost on the hot path, against bare driver calls doing the same writes.
 
-Run with ``python -m bench.storage`` from the repository root (``--help`` for the sizes).
+Run with ``python -m bench.storage`` from the repository root (``--help`` for the sizes); with a
+PostgreSQL URL (``--postgres URL``, or TEST_DATABASE_URL, as ``scripts/with-postgres python -m
+bench.storage`` sets it) PostgreSQL is measured too, in a schema of its own, dropped afterwards.
 
 Per Telegram update the bot writes the update into the inbox and deletes it once handled
 (``inbox put + done``: two write transactions); every task state change is a conditional update
 (``UPDATE tasks ... WHERE id = ? AND status IN (...)``, one write transaction). Each is timed
-through the Store and through the driver directly (aiosqlite with the same pragmas and the same
-BEGIN IMMEDIATE/COMMIT), in the same run, on the same database file; figures are medians of
-the repeats, in operations per second, and the ratio store/bare (1.00 = no cost).
+through the Store and through the driver directly, doing the same statements the same way on
+the store's own connection (SQLite: aiosqlite, BEGIN IMMEDIATE/COMMIT; PostgreSQL: the asyncpg
+pool, one autocommit statement), in the same run, each side on rows of its own. Figures are
+medians over rounds of 100 operations, the sides alternating round by round: operations per
+second and their ratio store/bare (1.00 = no cost), and the event loop thread's CPU time per
+operation, which is where the storage layer's own code runs (wall-clock rates on a shared
+machine wander by 10-20 % from run to run; CPU time much less).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import statistics
 import sys
@@ -22,17 +29,25 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiosqlite
+import asyncpg
 
 from bench._common import Result, load, machine, table
-from storage import Database, Store
+from storage import SqliteDatabase, Store
 from storage.models import ChatKey, Options, TaskStatus
+from storage.postgres import PostgresDatabase, numbered
 
 BODY = '{"update_id": 1, "message": {"text": "a red fox runs through fresh snow"}}'
+INBOX_PUT = (
+    "INSERT INTO inbox (update_id, body, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)
+INBOX_DONE = "DELETE FROM inbox WHERE update_id = ?"
+ROUND = 100  # operations per timed round; the sides alternate round by round
+TASK_MOVE = "UPDATE tasks SET status = ?, updated_at = ? WHERE id = ? AND status IN (?)"
 
 
 @dataclass
@@ -41,49 +56,24 @@ class Config:
 
     ops: int = 2000
     repeats: int = 5
+    postgres: str = ""  # a server URL; empty: SQLite only
 
     @classmethod
     def tiny(cls) -> Config:
         """A run of a second, for the smoke test."""
-        return cls(ops=20, repeats=1)
+        return cls(ops=20, repeats=1, postgres=os.environ.get("TEST_DATABASE_URL", ""))
 
 
 Op = Callable[[int], Awaitable[None]]
+Write = Callable[[str, tuple[object, ...]], Awaitable[object]]
 
 
-async def _rate(op: Op, ops: int) -> float:
-    started = time.perf_counter()
-    for i in range(ops):
+async def _rate(op: Op, first: int, ops: int) -> tuple[float, float]:
+    """Operations per second, and the event loop thread's CPU time per operation in µs."""
+    started, cpu = time.perf_counter(), time.thread_time()
+    for i in range(first, first + ops):
         await op(i)
-    return ops / (time.perf_counter() - started)
-
-
-async def _sqlite_bare(path: Path) -> tuple[aiosqlite.Connection, Op, Op]:
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
-        await conn.execute(f"PRAGMA {pragma}")
-
-    async def write(sql: str, params: tuple[object, ...]) -> None:
-        await conn.execute("BEGIN IMMEDIATE")
-        await conn.execute(sql, params)
-        await conn.execute("COMMIT")
-
-    async def inbox(i: int) -> None:
-        update_id = 10_000_000 + i
-        await write(
-            "INSERT OR IGNORE INTO inbox (update_id, body, received_at) VALUES (?, ?, ?)",
-            (update_id, BODY, time.time()),
-        )
-        await write("DELETE FROM inbox WHERE update_id = ?", (update_id,))
-
-    async def task(i: int) -> None:
-        old, new = _flip(i)
-        await write(
-            "UPDATE tasks SET status = ?, updated_at = ? WHERE id = ? AND status IN (?)",
-            (new.value, time.time(), 1, old.value),
-        )
-
-    return conn, inbox, task
+    return ops / (time.perf_counter() - started), (time.thread_time() - cpu) / ops * 1e6
 
 
 def _flip(i: int) -> tuple[TaskStatus, TaskStatus]:
@@ -91,10 +81,24 @@ def _flip(i: int) -> tuple[TaskStatus, TaskStatus]:
     return (pair[i % 2], pair[1 - i % 2])
 
 
-async def _store_ops(store: Store, task_id: int) -> tuple[Op, Op]:
+def _bare_ops(write: Write, task_id: int, first_update: int) -> tuple[Op, Op]:
+    """The hot-path writes through the driver: the store's statements, no store."""
+
     async def inbox(i: int) -> None:
-        await store.inbox.put(20_000_000 + i, BODY)
-        await store.inbox.done(20_000_000 + i)
+        await write(INBOX_PUT, (first_update + i, BODY, time.time()))
+        await write(INBOX_DONE, (first_update + i,))
+
+    async def task(i: int) -> None:
+        old, new = _flip(i)
+        await write(TASK_MOVE, (new.value, time.time(), task_id, old.value))
+
+    return inbox, task
+
+
+def _store_ops(store: Store, task_id: int, first_update: int) -> tuple[Op, Op]:
+    async def inbox(i: int) -> None:
+        await store.inbox.put(first_update + i, BODY)
+        await store.inbox.done(first_update + i)
 
     async def task(i: int) -> None:
         old, new = _flip(i)
@@ -104,7 +108,8 @@ async def _store_ops(store: Store, task_id: int) -> tuple[Op, Op]:
 
 
 async def _seed_task(store: Store) -> int:
-    draft = await store.drafts.get_or_create(ChatKey(1, 1), language="en", options=Options())
+    key = ChatKey(1, secrets.randbelow(10**9))
+    draft = await store.drafts.get_or_create(key, language="en", options=Options())
     task = await store.tasks.create_from_draft(
         draft, request_message_id=None, callback_secret=secrets.token_hex(8)
     )
@@ -113,44 +118,120 @@ async def _seed_task(store: Store) -> int:
     return task.id
 
 
-async def run(cfg: Config) -> Result:
-    """Time both sides, alternating them per repeat so drift in the machine hits both."""
+async def _measure(engine: str, store: Store, bare: Write, cfg: Config) -> dict[str, float]:
+    """Both sides on the same connection(s) and database, each on rows of its own, alternating
+    in short rounds so that other work on the machine, which comes and goes over seconds, weighs
+    on both alike."""
+    bare_inbox, bare_task = _bare_ops(bare, await _seed_task(store), first_update=1)
+    store_inbox, store_task = _store_ops(store, await _seed_task(store), first_update=10**9)
+    rates: dict[str, list[float]] = {}
+    for repeat in range(cfg.repeats * max(1, cfg.ops // ROUND)):
+        for name, op in (
+            ("inbox bare", bare_inbox),
+            ("inbox store", store_inbox),
+            ("task bare", bare_task),
+            ("task store", store_task),
+        ):
+            rate, cpu = await _rate(op, repeat * ROUND, min(ROUND, cfg.ops))
+            rates.setdefault(f"{engine} {name}", []).append(rate)
+            rates.setdefault(f"{engine} {name} cpu", []).append(cpu)
+    return {name: statistics.median(values) for name, values in rates.items()}
+
+
+async def _sqlite(cfg: Config) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-storage-") as tmp:
-        path = Path(tmp) / "bot.sqlite3"
-        store = Store(Database(path))
+        db = SqliteDatabase(Path(tmp) / "bot.sqlite3")
+        store = Store(db)
         await store.open()
-        task_id = await _seed_task(store)
-        store_inbox, store_task = await _store_ops(store, task_id)
-        conn, bare_inbox, bare_task = await _sqlite_bare(path)
-        rates: dict[str, list[float]] = {}
+        conn = db._conn  # the bare side: the store's own aiosqlite connection
+        assert conn is not None
+
+        async def write(sql: str, params: tuple[object, ...]) -> None:
+            await conn.execute("BEGIN IMMEDIATE")
+            await conn.execute(sql, params)
+            await conn.execute("COMMIT")
+
         try:
-            for _ in range(cfg.repeats):
-                for name, op in (
-                    ("sqlite inbox bare", bare_inbox),
-                    ("sqlite inbox store", store_inbox),
-                    ("sqlite task bare", bare_task),
-                    ("sqlite task store", store_task),
-                ):
-                    rates.setdefault(name, []).append(await _rate(op, cfg.ops))
+            return await _measure("sqlite", store, write, cfg)
         finally:
-            await conn.close()
             await store.close()
-    figures = {name: statistics.median(values) for name, values in rates.items()}
+
+
+async def _postgres(cfg: Config) -> dict[str, float]:
+    schema = f"bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(cfg.postgres)
+    await admin.execute(f"CREATE SCHEMA {schema}")
+    db = PostgresDatabase(
+        urlunsplit(urlsplit(cfg.postgres)._replace(query=f"search_path={schema}"))
+    )
+    store = Store(db)
+    try:
+        await store.open()
+        pool = db._pool  # the bare side: the store's own asyncpg pool
+        assert pool is not None
+
+        async def write(sql: str, params: tuple[object, ...]) -> None:
+            await pool.execute(numbered(sql), *params)
+
+        return await _measure("postgresql", store, write, cfg)
+    finally:
+        await store.close()
+        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        await admin.close()
+
+
+async def run(cfg: Config) -> Result:
+    """Measure SQLite, and PostgreSQL when there is a server."""
+    figures = await _sqlite(cfg)
+    engines = ["sqlite"]
+    if cfg.postgres:
+        figures |= await _postgres(cfg)
+        engines.append("postgresql")
     rows = []
-    for engine in ("sqlite",):
+    for engine in engines:
         for what, label in (
             ("inbox", "inbox put + done (per update)"),
             ("task", "task conditional update"),
         ):
             bare, ours = figures[f"{engine} {what} bare"], figures[f"{engine} {what} store"]
-            rows.append((engine, label, f"{bare:.0f}", f"{ours:.0f}", f"{ours / bare:.2f}"))
+            cpu_bare = figures[f"{engine} {what} bare cpu"]
+            cpu_ours = figures[f"{engine} {what} store cpu"]
+            rows.append(
+                (
+                    engine,
+                    label,
+                    f"{bare:.0f}",
+                    f"{ours:.0f}",
+                    f"{ours / bare:.2f}",
+                    f"{cpu_bare:.0f}",
+                    f"{cpu_ours:.0f}",
+                    f"{cpu_ours - cpu_bare:+.0f}",
+                )
+            )
     text = "\n".join(
         [
-            f"Storage hot path, ops/s (median of {cfg.repeats} × {cfg.ops}); {machine()}; {load()}",
-            table(("engine", "operation", "bare", "store", "store/bare"), rows, left=2),
+            f"Storage hot path, ops/s (median of {cfg.repeats} × {cfg.ops} in rounds of {ROUND});"
+            f" {machine()}; {load()}",
+            table(
+                (
+                    "engine",
+                    "operation",
+                    "bare ops/s",
+                    "store ops/s",
+                    "store/bare",
+                    "bare CPU µs",
+                    "store CPU µs",
+                    "added µs",
+                ),
+                rows,
+                left=2,
+            ),
+            "CPU µs: the event loop thread's CPU time per operation (the driver's own threads and"
+            " the server excluded), where the storage layer's Python code runs.",
+            "" if cfg.postgres else "PostgreSQL not measured: no server URL (--postgres)",
         ]
     )
-    return Result(text=text, figures=figures)
+    return Result(text=text.rstrip(), figures=figures)
 
 
 def main() -> None:
@@ -158,8 +239,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=Config.ops)
     parser.add_argument("--repeats", type=int, default=Config.repeats)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TEST_DATABASE_URL", ""),
+        help="a PostgreSQL server URL (default: TEST_DATABASE_URL)",
+    )
     args = parser.parse_args()
-    result = asyncio.run(run(Config(ops=args.ops, repeats=args.repeats)))
+    result = asyncio.run(run(Config(ops=args.ops, repeats=args.repeats, postgres=args.postgres)))
     print(result.text)
 
 
