@@ -102,14 +102,16 @@ class SqliteDatabase:
     async def transaction(self) -> AsyncIterator[Connection]:
         """An IMMEDIATE transaction, committed on success and rolled back on any error."""
         statements = self._open
+        conn = self._conn
+        assert conn is not None
         async with self._write_lock:
-            await statements.write("BEGIN IMMEDIATE")
+            await conn.execute("BEGIN IMMEDIATE")
             try:
                 yield statements
             except BaseException:
-                await statements.write("ROLLBACK")
+                await conn.execute("ROLLBACK")
                 raise
-            await statements.write("COMMIT")
+            await conn.execute("COMMIT")
 
     async def write(self, sql: str, params: Params = ()) -> int:
         """Run one write statement in its own transaction; returns the rows it changed."""
