@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "idle": [sys.executable, "-m", "bench.idle"],
     "throughput": [sys.executable, "-m", "bench.throughput"],
     "load": [sys.executable, str(BENCH / "load.py")],
+    "storage": [sys.executable, "-m", "bench.storage"],
 }
 TITLES = {
     "media": "Media normalisers vs bare transforms (`python bench/media.py`)",
@@ -35,6 +36,7 @@ TITLES = {
     "idle": "1,000 tasks in flight (`python -m bench.idle`)",
     "throughput": "Text-update throughput (`python -m bench.throughput`)",
     "load": "50 users and 3 groups at once (`python bench/load.py`)",
+    "storage": "Storage hot path vs bare driver calls (`python -m bench.storage`)",
 }
 
 

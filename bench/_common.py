@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import Response  # noqa: E402
 
-from storage import Database, Store  # noqa: E402
+from storage import SqliteDatabase, Store  # noqa: E402
 from storage.models import ChatKey, Options, TaskStatus  # noqa: E402
 from tests.fakes.evolink import FakeEvolink, FakeTask  # noqa: E402
 from tests.fakes.telegram import Call, FakeTelegram  # noqa: E402
@@ -264,7 +264,7 @@ async def seed_processing_tasks(
     `submitted_ago` puts the submit that many seconds back: past the fake's 120 s estimate, the
     tracker polls at its plain interval. With `callback_base`, the fake calls back the bot there.
     """
-    store = Store(Database(db_path))
+    store = Store(SqliteDatabase(db_path))
     await store.open()
     seeded: list[Seeded] = []
     try:

@@ -8,6 +8,7 @@ import sys
 from bot.logs import configure_logging
 from bot.runner import serve
 from bot.settings import SettingsError, load_settings
+from storage import DatabaseUnavailable
 
 
 def main() -> None:
@@ -28,8 +29,13 @@ def main() -> None:
     for s3_secret in (settings.s3_secret_access_key, settings.s3_access_key_id):
         if s3_secret is not None:
             secrets.append(s3_secret.get_secret_value())
+    secrets += settings.database_secrets
     configure_logging(settings.log_level, secrets, json_lines=settings.log_format == "json")
-    asyncio.run(serve(settings, handle_signals=True))
+    try:
+        asyncio.run(serve(settings, handle_signals=True))
+    except DatabaseUnavailable as exc:  # its message carries no password
+        print(f"Configuration error: {settings.database_setting}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from bot.texts import LANGUAGES, t
 from bot.tracker import TaskTracker
 from bot.update_inbox import DurableUpdateQueue
 from bot.update_order import PerChatUpdateProcessor
-from storage import Database, Store
+from storage import Store, database_at
 from storage.db import Clock
 from storage.models import Options
 
@@ -120,7 +120,8 @@ def build_services(
         files_base_url=str(settings.evolink_files_base_url),
         on_error=metrics.count_upstream_error,
     )
-    store = Store(Database(settings.database_path, clock=clock))
+    database_url = settings.database_url.get_secret_value() if settings.database_url else None
+    store = Store(database_at(database_url, sqlite_path=settings.database_path, clock=clock))
     local_host: LocalHost | None = None
     host: MediaHost
     if settings.media_hosting is MediaHosting.LOCAL:

@@ -30,7 +30,7 @@ class Health:
         lag_ms = round((time.perf_counter() - started) * 1000, 2)
         database = "ok"
         try:
-            await asyncio.wait_for(self._store.db.fetchone("SELECT 1"), 5)
+            await asyncio.wait_for(self._store.ping(), 5)
         except Exception:
             database = "unavailable"
         self._refresh_upstream()

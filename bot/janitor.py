@@ -49,17 +49,13 @@ class Janitor:
     async def sweep(self) -> SweepResult:
         """One pass over everything; safe to run at any time, and again."""
         now = self._clock()
-        expired = await self._store.db.write(
-            "UPDATE drafts SET state = 'cancelled', updated_at = ?"
-            " WHERE state = 'open' AND updated_at < ?",
-            (now, now - self._draft_ttl),
-        )
+        drafts = self._store.drafts
+        expired = await drafts.expire_stale(now - self._draft_ttl)
         cleaned = 0
-        for draft_id in await self._finished_drafts(now):
+        # The upstream may still be fetching the files of a submit we could not confirm.
+        for draft_id in await drafts.finished_with_files(unconfirmed_since=now - DAY):
             await asyncio.to_thread(shutil.rmtree, self._media_dir / f"d{draft_id}", True)
-            await self._store.db.write(
-                "UPDATE refs SET local_path = NULL WHERE draft_id = ?", (draft_id,)
-            )
+            await drafts.forget_files(draft_id)
             cleaned += 1
         temp = await asyncio.to_thread(self._remove_old_temp_files, now - HOUR)
         group = await self._store.group_media.prune(now - 2 * DAY)
@@ -67,21 +63,6 @@ class Janitor:
         if any((cleaned, expired, temp, group)):
             log.info("clean-up: %s", result)
         return result
-
-    async def _finished_drafts(self, now: float) -> list[int]:
-        """Drafts with files on disk that no task can still need."""
-        rows = await self._store.db.fetchall(
-            "SELECT DISTINCT d.id FROM drafts d JOIN refs r ON r.draft_id = d.id"
-            " WHERE r.local_path IS NOT NULL AND d.state IN ('submitted', 'cancelled')"
-            " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.draft_id = d.id AND ("
-            "   t.status IN ('preparing', 'submitting', 'pending', 'processing')"
-            # The upstream may still be fetching the files of a submit we could not confirm.
-            "   OR (t.status = 'unknown' AND t.updated_at > ?)"
-            "   OR (t.status IN ('completed', 'failed', 'cancelled')"
-            "       AND t.delivery IN ('none', 'sending'))))",
-            (now - DAY,),
-        )
-        return [int(row[0]) for row in rows]
 
     def _remove_old_temp_files(self, before: float) -> int:
         if not self._tmp_dir.exists():

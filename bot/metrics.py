@@ -70,11 +70,9 @@ class Metrics:
 
     async def render(self, store: Store) -> bytes:
         """The exposition text, with the task gauge read fresh from the database."""
-        rows = await store.db.fetchall(
-            "SELECT status, delivery, COUNT(*) FROM tasks GROUP BY status, delivery"
-        )
+        counts = await store.tasks.count_by_state()
         self.tasks.clear()
-        for status, delivery, count in rows:
+        for status, delivery, count in counts:
             self.tasks.labels(status=status, delivery=delivery).set(count)
         return generate_latest(self.registry)
 

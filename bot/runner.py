@@ -72,6 +72,8 @@ async def serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
 
+    # The database first: a wrong DATABASE_URL is reported before Telegram is even asked.
+    await services.store.open()
     await _start_bot(application, polling=not webhook)
     web_task = asyncio.create_task(server.serve(sockets=sockets), name="web-server")
     stop_task = asyncio.create_task(stop.wait())

@@ -8,7 +8,7 @@ import hmac
 import re
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     max_running_tasks_per_user: int = Field(default=2, ge=0)
 
     data_dir: Path = Path("./data")
+    # Unset: SQLite in DATA_DIR. postgresql://user:password@host:5432/database: PostgreSQL.
+    database_url: SecretStr | None = None
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -165,6 +167,25 @@ class Settings(BaseSettings):
             return None
         return SecretStr(value.get_secret_value().strip())
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # The messages never repeat the URL: it holds the database password.
+        url = value.get_secret_value().strip() if value is not None else ""
+        if not url:
+            return None
+        example = "postgresql://user:password@host:5432/database"
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError when the port is not a number
+        except ValueError:
+            raise ValueError(f"is not a valid URL; expected {example}") from None
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError(f"must be a PostgreSQL URL such as {example} (unset: SQLite)")
+        if not parts.hostname and "host=" not in parts.query:
+            raise ValueError(f"must name the server, as in {example}")
+        return SecretStr(url)
+
     @field_validator("s3_endpoint_url")
     @classmethod
     def _endpoint_shape(cls, value: str) -> str:
@@ -232,8 +253,22 @@ class Settings(BaseSettings):
 
     @property
     def database_path(self) -> Path:
-        """The SQLite file."""
+        """The SQLite file (used when DATABASE_URL is unset)."""
         return self.data_dir / "bot.sqlite3"
+
+    @property
+    def database_setting(self) -> str:
+        """The setting that says where the database is, for start-up errors."""
+        return "DATABASE_URL" if self.database_url is not None else "DATA_DIR"
+
+    @property
+    def database_secrets(self) -> list[str]:
+        """What of DATABASE_URL must never be logged: the URL and its password."""
+        if self.database_url is None:
+            return []
+        url = self.database_url.get_secret_value()
+        password = urlsplit(url).password
+        return [url, *([password, unquote(password)] if password else [])]
 
     @property
     def media_dir(self) -> Path:

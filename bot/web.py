@@ -47,7 +47,7 @@ def create_web_app(
         """Liveness: the loop turns and the database can be read; Evolink's state is reported."""
         if health is None:
             try:
-                await store.db.fetchone("SELECT 1")
+                await store.ping()
             except Exception:
                 log.exception("health check: database unavailable")
                 return JSONResponse({"status": "error", "database": "unavailable"}, 503)

@@ -6,9 +6,7 @@ import json
 import secrets
 from typing import Any
 
-import aiosqlite
-
-from storage.db import Database
+from storage.db import Database, IntegrityError, Row
 from storage.models import ChatKey, Draft, DraftState, Options, Reference, RefStatus
 
 
@@ -34,23 +32,22 @@ class DraftStore:
 
     async def get_or_create(self, key: ChatKey, *, language: str, options: Options) -> Draft:
         """The open draft, created (with a fresh idempotency key) when there is none."""
-        async with self.db.transaction() as conn:
-            now = self.db.clock()
-            await conn.execute(
-                "INSERT INTO drafts (chat_id, topic_id, user_id, options, idempotency_key,"
-                " language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                (
-                    key.chat_id,
-                    key.topic_id,
-                    key.user_id,
-                    options.to_json(),
-                    _new_key(),
-                    language,
-                    now,
-                    now,
-                ),
-            )
+        now = self.db.clock()
+        await self.db.write(
+            "INSERT INTO drafts (chat_id, topic_id, user_id, options, idempotency_key,"
+            " language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (
+                key.chat_id,
+                key.topic_id,
+                key.user_id,
+                options.to_json(),
+                _new_key(),
+                language,
+                now,
+                now,
+            ),
+        )
         draft = await self.open_draft(key)
         assert draft is not None
         return draft
@@ -94,7 +91,7 @@ class DraftStore:
                 " WHERE id = ? AND state = 'submitted'",
                 (_new_key(), self.db.clock(), draft_id),
             )
-        except aiosqlite.IntegrityError:
+        except IntegrityError:  # the owner has another open draft there
             return False
         return changed == 1
 
@@ -115,20 +112,24 @@ class DraftStore:
 
         None when that message is already in the draft (an update handled twice after a crash).
         """
-        if await self.db.fetchone(
-            "SELECT 1 FROM refs WHERE draft_id = ? AND message_id = ?", (draft_id, message_id)
-        ):
-            return None
-        async with self.db.transaction() as conn:
-            async with conn.execute(
+        async with self.db.transaction() as tx:
+            # Touching the draft first locks its row (PostgreSQL), so two references arriving
+            # at once for one draft take positions one after the other.
+            await tx.write(
+                "UPDATE drafts SET updated_at = ? WHERE id = ?", (self.db.clock(), draft_id)
+            )
+            if await tx.fetchone(
+                "SELECT 1 FROM refs WHERE draft_id = ? AND message_id = ?", (draft_id, message_id)
+            ):
+                return None
+            row = await tx.fetchone(
                 "SELECT COALESCE(MAX(position), 0) + 1 FROM refs WHERE draft_id = ?", (draft_id,)
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             position = int(row[0]) if row else 1
-            cursor = await conn.execute(
+            inserted = await tx.fetchone(
                 "INSERT INTO refs (draft_id, position, kind, source, telegram_file_id,"
                 " telegram_file_unique_id, message_id, media_group_id, file_name, size,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     draft_id,
                     position,
@@ -143,11 +144,8 @@ class DraftStore:
                     self.db.clock(),
                 ),
             )
-            ref_id = cursor.lastrowid
-            await conn.execute(
-                "UPDATE drafts SET updated_at = ? WHERE id = ?", (self.db.clock(), draft_id)
-            )
-        ref = await self.reference(int(ref_id or 0))
+            assert inserted is not None
+        ref = await self.reference(int(inserted[0]))
         assert ref is not None
         return ref
 
@@ -212,6 +210,36 @@ class DraftStore:
             (url, hosted_id, expires_at, ref_id),
         )
 
+    async def expire_stale(self, idle_before: float) -> int:
+        """Cancel open drafts untouched since `idle_before`; returns how many."""
+        return await self.db.write(
+            "UPDATE drafts SET state = 'cancelled', updated_at = ?"
+            " WHERE state = 'open' AND updated_at < ?",
+            (self.db.clock(), idle_before),
+        )
+
+    async def finished_with_files(self, unconfirmed_since: float) -> list[int]:
+        """Drafts with files on disk that no task can still need.
+
+        A submit we could not confirm (status unknown) keeps its files while it is younger than
+        `unconfirmed_since`: the upstream may still be fetching them.
+        """
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT d.id FROM drafts d JOIN refs r ON r.draft_id = d.id"
+            " WHERE r.local_path IS NOT NULL AND d.state IN ('submitted', 'cancelled')"
+            " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.draft_id = d.id AND ("
+            "   t.status IN ('preparing', 'submitting', 'pending', 'processing')"
+            "   OR (t.status = 'unknown' AND t.updated_at > ?)"
+            "   OR (t.status IN ('completed', 'failed', 'cancelled')"
+            "       AND t.delivery IN ('none', 'sending'))))",
+            (unconfirmed_since,),
+        )
+        return [int(row[0]) for row in rows]
+
+    async def forget_files(self, draft_id: int) -> None:
+        """The draft's files were removed from disk."""
+        await self.db.write("UPDATE refs SET local_path = NULL WHERE draft_id = ?", (draft_id,))
+
     async def ask_prompt(self, draft_id: int, asked: bool) -> None:
         """Remember (or forget) that the draft asked for its prompt to make the video."""
         await self.db.write(
@@ -232,9 +260,9 @@ class DraftStore:
     ) -> Draft | None:
         """A new draft with the files of another that were used, for making its video again:
         open (to edit; None when its owner already has an open draft there) or submitted."""
-        async with self.db.transaction() as conn:
+        async with self.db.transaction() as tx:
             now = self.db.clock()
-            cursor = await conn.execute(
+            row = await tx.fetchone(
                 "INSERT INTO drafts (chat_id, topic_id, user_id, state, prompt, options,"
                 " idempotency_key, language, created_at, updated_at)"
                 " SELECT chat_id, topic_id, user_id, ?, ?, ?, ?, ?, ?, ? FROM drafts WHERE id = ?"
@@ -250,13 +278,12 @@ class DraftStore:
                     source_id,
                 ),
             )
-            row = await cursor.fetchone()
             if row is None:
                 return None
             draft_id = int(row[0])
             # The files are read again from Telegram: the old draft's copies and their URLs
             # belong to its own task and are cleaned up with it.
-            await conn.execute(
+            await tx.write(
                 "INSERT INTO refs (draft_id, position, kind, source, telegram_file_id,"
                 " telegram_file_unique_id, message_id, media_group_id, file_name, size,"
                 " created_at)"
@@ -281,7 +308,7 @@ def _new_key() -> str:
     return secrets.token_hex(16)
 
 
-def _draft(row: aiosqlite.Row) -> Draft:
+def _draft(row: Row) -> Draft:
     return Draft(
         id=row["id"],
         key=ChatKey(chat_id=row["chat_id"], user_id=row["user_id"], topic_id=row["topic_id"]),
@@ -297,7 +324,7 @@ def _draft(row: aiosqlite.Row) -> Draft:
     )
 
 
-def _reference(row: aiosqlite.Row) -> Reference:
+def _reference(row: Row) -> Reference:
     return Reference(
         id=row["id"],
         draft_id=row["draft_id"],

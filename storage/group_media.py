@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
-from storage.db import Database
+from storage.db import Database, Row
 from storage.models import SeenMedia
 
 
@@ -17,9 +15,9 @@ class GroupMediaStore:
     async def remember(self, chat_id: int, media: SeenMedia) -> None:
         """Record one media message (idempotent)."""
         await self.db.write(
-            "INSERT OR IGNORE INTO group_media (chat_id, message_id, media_group_id, kind,"
+            "INSERT INTO group_media (chat_id, message_id, media_group_id, kind,"
             " source, telegram_file_id, telegram_file_unique_id, file_name, size, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 chat_id,
                 media.message_id,
@@ -48,7 +46,7 @@ class GroupMediaStore:
         return await self.db.write("DELETE FROM group_media WHERE created_at < ?", (older_than,))
 
 
-def _seen(row: aiosqlite.Row) -> SeenMedia:
+def _seen(row: Row) -> SeenMedia:
     return SeenMedia(
         kind=row["kind"],
         source=row["source"],

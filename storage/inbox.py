@@ -14,7 +14,8 @@ class InboxStore:
     async def put(self, update_id: int, body: str) -> None:
         """Keep an update until `done` (idempotent)."""
         await self.db.write(
-            "INSERT OR IGNORE INTO inbox (update_id, body, received_at) VALUES (?, ?, ?)",
+            "INSERT INTO inbox (update_id, body, received_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (update_id, body, self.db.clock()),
         )
 

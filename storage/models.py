@@ -170,6 +170,17 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class DayStats:
+    """Tasks since a moment: counts by status, failures by reason, credits, the queue now."""
+
+    by_status: list[tuple[str, int]]
+    failures: list[tuple[str, int]]
+    credits: float
+    users: int
+    in_progress: int
+
+
+@dataclass(frozen=True)
 class Task:
     """One paid generation, from the row written before the submit to the delivered video."""
 

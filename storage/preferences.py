@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
 from storage.db import Database
 from storage.models import Options
 
@@ -49,14 +47,12 @@ class PreferenceStore:
 
     async def first_notice(self, chat_id: int, user_id: int, reason: str) -> bool:
         """True the first time this (chat, user, reason) is seen: say it then, not again."""
-        try:
-            await self.db.write(
-                "INSERT INTO notices (chat_id, user_id, reason, created_at) VALUES (?, ?, ?, ?)",
-                (chat_id, user_id, reason, self.db.clock()),
-            )
-        except aiosqlite.IntegrityError:
-            return False
-        return True
+        added = await self.db.write(
+            "INSERT INTO notices (chat_id, user_id, reason, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (chat_id, user_id, reason, self.db.clock()),
+        )
+        return added == 1
 
     async def forget_notices(self, chat_id: int, user_id: int) -> None:
         """Let a notice be given again (e.g. a quota that reset)."""

@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import aiosqlite
-
-from storage.db import Database
-from storage.models import DEADLINE, ChatKey, Delivery, Draft, Options, Task, TaskStatus
+from storage.db import Connection, Database, Row
+from storage.models import (
+    DEADLINE,
+    ChatKey,
+    DayStats,
+    Delivery,
+    Draft,
+    Options,
+    Task,
+    TaskStatus,
+)
 
 # A task given up at the deadline is still watched this long after its submit: its result link
 # would last 24 hours, so a later completion is of no use to anyone.
@@ -19,20 +26,6 @@ _IN_PROGRESS = (
     "(status IN ('preparing', 'submitting', 'pending', 'processing')"
     " OR (status = 'unknown' AND delivery = 'none'))"
 )
-
-_USAGE = (
-    "SELECT"
-    " COALESCE(SUM(CASE WHEN created_at >= ? THEN 1 ELSE 0 END), 0),"
-    f" COALESCE(SUM(CASE WHEN {_IN_PROGRESS} THEN 1 ELSE 0 END), 0),"
-    " COALESCE(SUM(CASE WHEN created_at >= ? THEN credits_reserved ELSE 0 END), 0),"
-    " COALESCE(SUM(credits_reserved), 0)"
-    " FROM tasks WHERE user_id = ? AND status != 'refused'"
-)
-_RUNNING_FOR = (
-    "SELECT * FROM tasks WHERE chat_id = ? AND user_id = ? AND topic_id = ?"
-    f" AND {_IN_PROGRESS} ORDER BY id"
-)
-
 # Tasks the tracker looks at when their time comes: running ones are queried, unconfirmed ones
 # (no upstream id) are adopted or closed, given-up ones are queried now and then.
 _DUE = (
@@ -95,16 +88,21 @@ class TaskStore:
         Returns None when the draft was no longer open (a second tap on Generate): the draft's
         one task already exists, so nothing will be submitted twice.
         """
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(
+        async with self.db.transaction() as tx:
+            now = self.db.clock()
+            # The guard: of two concurrent calls only one moves the draft out of 'open' (on
+            # PostgreSQL the second waits for the first's row lock, then finds it submitted).
+            closed = await tx.write(
                 "UPDATE drafts SET state = 'submitted', updated_at = ? WHERE id = ?"
                 " AND state = 'open'",
-                (self.db.clock(), draft.id),
+                (now, draft.id),
             )
-            if cursor.rowcount != 1:
+            if closed != 1:
                 return None
-            task_id = await self._insert(conn, draft, request_message_id, callback_secret)
-        return await self.get(task_id)
+            task_id = await _insert(tx, draft, request_message_id, callback_secret, now)
+        task = await self.get(task_id)
+        assert task is not None
+        return task
 
     async def create_rerun(
         self,
@@ -117,47 +115,20 @@ class TaskStore:
         """The task of "make it again" under `source`'s video, from a submitted copy of its
         draft; None when that button was used already (a double tap pays once)."""
         try:
-            async with self.db.transaction() as conn:
-                task_id = await self._insert(conn, draft, request_message_id, callback_secret)
-                cursor = await conn.execute(
-                    "UPDATE tasks SET rerun_task_id = ? WHERE id = ? AND rerun_task_id IS NULL",
-                    (task_id, source.id),
-                )
-                if cursor.rowcount != 1:
+            async with self.db.transaction() as tx:
+                now = self.db.clock()
+                task_id = await _insert(tx, draft, request_message_id, callback_secret, now)
+                if (
+                    await tx.write(
+                        "UPDATE tasks SET rerun_task_id = ? WHERE id = ? AND rerun_task_id IS NULL",
+                        (task_id, source.id),
+                    )
+                    != 1
+                ):
                     raise _AlreadyRerun
         except _AlreadyRerun:
             return None
         return await self.get(task_id)
-
-    async def _insert(
-        self,
-        conn: aiosqlite.Connection,
-        draft: Draft,
-        request_message_id: int | None,
-        callback_secret: str,
-    ) -> int:
-        now = self.db.clock()
-        cursor = await conn.execute(
-            "INSERT INTO tasks (draft_id, chat_id, topic_id, user_id, language,"
-            " request_message_id, idempotency_key, callback_secret, status, prompt, options,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                draft.id,
-                draft.key.chat_id,
-                draft.key.topic_id,
-                draft.key.user_id,
-                draft.language,
-                request_message_id,
-                draft.idempotency_key,
-                callback_secret,
-                TaskStatus.PREPARING.value,
-                draft.prompt,
-                draft.options.to_json(),
-                now,
-                now,
-            ),
-        )
-        return int(cursor.lastrowid or 0)
 
     async def get(self, task_id: int) -> Task | None:
         """A task by our id."""
@@ -190,7 +161,7 @@ class TaskStore:
         }
         values["updated_at"] = self.db.clock()
         # Column names come from _COLUMNS, never from input; values are bound parameters.
-        sql = "UPDATE tasks SET " + ", ".join(f"{k} = ?" for k in values) + " WHERE id = ?"
+        sql = "UPDATE tasks SET " + ", ".join(f"{k} = ?" for k in values) + " WHERE id = ?"  # noqa: S608
         params: list[object] = [*values.values(), task_id]
         for column, expected in (("status", expect_status), ("delivery", expect_delivery)):
             if expected is not None:
@@ -203,7 +174,8 @@ class TaskStore:
         """Tasks the tracker must look at now (see `_DUE`), soonest first."""
         rows = await self.db.fetchall(
             f"SELECT * FROM tasks WHERE ({_DUE})"
-            " AND (next_poll_at IS NULL OR next_poll_at <= ?) ORDER BY next_poll_at LIMIT ?",
+            " AND (next_poll_at IS NULL OR next_poll_at <= ?)"
+            " ORDER BY next_poll_at NULLS FIRST LIMIT ?",
             (now - LATE_WATCH_SECONDS, now, limit),
         )
         return [_task(row) for row in rows]
@@ -254,15 +226,22 @@ class TaskStore:
     async def usage(self, user_id: int, *, since: float) -> Usage:
         """A user's videos since `since` and in progress, and the credits their tasks reserved
         (refused requests cost nothing and are not counted)."""
-        row = await self.db.fetchone(_USAGE, (since, since, user_id))
+        row = await self.db.fetchone(
+            "SELECT"
+            " COALESCE(SUM(CASE WHEN created_at >= ? THEN 1 ELSE 0 END), 0),"
+            f" COALESCE(SUM(CASE WHEN {_IN_PROGRESS} THEN 1 ELSE 0 END), 0),"
+            " COALESCE(SUM(CASE WHEN created_at >= ? THEN credits_reserved ELSE 0 END), 0),"
+            " COALESCE(SUM(credits_reserved), 0)"
+            " FROM tasks WHERE user_id = ? AND status != 'refused'",
+            (since, since, user_id),
+        )
         assert row is not None
         return Usage(int(row[0]), int(row[1]), float(row[2]), float(row[3]))
 
     async def running_count(self, user_id: int) -> int:
         """How many of a user's tasks are in progress, in every chat."""
         row = await self.db.fetchone(
-            f"SELECT COUNT(*) FROM tasks WHERE user_id = ? AND {_IN_PROGRESS}",
-            (user_id,),
+            f"SELECT COUNT(*) FROM tasks WHERE user_id = ? AND {_IN_PROGRESS}", (user_id,)
         )
         return int(row[0]) if row else 0
 
@@ -278,22 +257,62 @@ class TaskStore:
     async def credit_rate(self, quality: str, content_filter: bool) -> float | None:
         """Credits per second of video that recent tasks with these options reserved."""
         row = await self.db.fetchone(
-            "SELECT AVG(credits_reserved / json_extract(options, '$.duration')) FROM ("
-            " SELECT credits_reserved, options FROM tasks WHERE credits_reserved IS NOT NULL"
-            " AND json_extract(options, '$.quality') = ?"
-            " AND json_extract(options, '$.content_filter') = ?"
-            " ORDER BY id DESC LIMIT 20)",
-            (quality, 1 if content_filter else 0),
+            "SELECT AVG(credits_reserved / duration) FROM ("
+            " SELECT credits_reserved, duration FROM tasks WHERE credits_reserved IS NOT NULL"
+            " AND duration > 0 AND quality = ? AND content_filter = ?"
+            " ORDER BY id DESC LIMIT 20) AS recent",
+            (quality, int(content_filter)),
         )
         return float(row[0]) if row and row[0] is not None else None
 
     async def running_for(self, key: ChatKey) -> list[Task]:
         """A user's tasks in a chat that have not reached the chat yet."""
-        rows = await self.db.fetchall(_RUNNING_FOR, (key.chat_id, key.user_id, key.topic_id))
+        rows = await self.db.fetchall(
+            "SELECT * FROM tasks WHERE chat_id = ? AND user_id = ? AND topic_id = ?"
+            f" AND {_IN_PROGRESS} ORDER BY id",
+            (key.chat_id, key.user_id, key.topic_id),
+        )
         return [_task(row) for row in rows]
 
+    async def day_stats(self, since: float) -> DayStats:
+        """Tasks started since `since` by status, failures by reason, credits, and the queue."""
+        by_status = await self.db.fetchall(
+            "SELECT status, COUNT(*) FROM tasks WHERE created_at >= ?"
+            " GROUP BY status ORDER BY 2 DESC, 1",
+            (since,),
+        )
+        failures = await self.db.fetchall(
+            "SELECT COALESCE(error_code, 'unknown'), COUNT(*) FROM tasks WHERE created_at >= ?"
+            " AND status IN ('failed', 'refused', 'unknown', 'cancelled')"
+            " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
+            (since,),
+        )
+        totals = await self.db.fetchone(
+            "SELECT COALESCE(SUM(credits_reserved), 0), COUNT(DISTINCT user_id) FROM tasks"
+            " WHERE created_at >= ?",
+            (since,),
+        )
+        queue = await self.db.fetchone(
+            "SELECT COUNT(*) FROM tasks WHERE status IN ('preparing', 'submitting', 'pending',"
+            " 'processing') OR (status = 'completed' AND delivery IN ('none', 'sending'))"
+        )
+        return DayStats(
+            by_status=[(str(row[0]), int(row[1])) for row in by_status],
+            failures=[(str(row[0]), int(row[1])) for row in failures],
+            credits=float(totals[0]) if totals else 0.0,
+            users=int(totals[1]) if totals else 0,
+            in_progress=int(queue[0]) if queue else 0,
+        )
 
-def _task(row: aiosqlite.Row) -> Task:
+    async def count_by_state(self) -> list[tuple[str, str, int]]:
+        """(status, delivery, how many tasks) over every task."""
+        rows = await self.db.fetchall(
+            "SELECT status, delivery, COUNT(*) FROM tasks GROUP BY status, delivery"
+        )
+        return [(str(row[0]), str(row[1]), int(row[2])) for row in rows]
+
+
+def _task(row: Row) -> Task:
     return Task(
         id=row["id"],
         draft_id=row["draft_id"],
@@ -326,3 +345,40 @@ def _task(row: aiosqlite.Row) -> Task:
         callback_claim=row["callback_claim"],
         rerun_task_id=row["rerun_task_id"],
     )
+
+
+async def _insert(
+    tx: Connection,
+    draft: Draft,
+    request_message_id: int | None,
+    callback_secret: str,
+    now: float,
+) -> int:
+    """A new task row for the draft, about to be submitted; returns its id."""
+    options = draft.options
+    row = await tx.fetchone(
+        "INSERT INTO tasks (draft_id, chat_id, topic_id, user_id, language,"
+        " request_message_id, idempotency_key, callback_secret, status, prompt, options,"
+        " duration, quality, content_filter, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (
+            draft.id,
+            draft.key.chat_id,
+            draft.key.topic_id,
+            draft.key.user_id,
+            draft.language,
+            request_message_id,
+            draft.idempotency_key,
+            callback_secret,
+            TaskStatus.PREPARING.value,
+            draft.prompt,
+            options.to_json(),
+            options.duration,
+            options.quality,
+            int(options.content_filter),
+            now,
+            now,
+        ),
+    )
+    assert row is not None
+    return int(row[0])

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from storage import Database, Store
+from storage import SqliteDatabase, Store
 from storage.models import Draft, DraftState, Task
 from tests.fakes.evolink import SUBMIT_PATH, FakeEvolink
 from tests.fakes.telegram import Call, FakeTelegram
@@ -73,7 +73,7 @@ class BotRecords:
     """Read-only view of the bot's database, opened beside the running bot (SQLite WAL)."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.store = Store(Database(data_dir / "bot.sqlite3"))
+        self.store = Store(SqliteDatabase(data_dir / "bot.sqlite3"))
 
     async def __aenter__(self) -> BotRecords:
         await self.store.open()

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.runner import serve
 from bot.settings import Settings, load_settings
+from storage import Store, database_at
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import Call, FakeTelegram
 
@@ -104,6 +105,16 @@ class BotUnderTest:
 
     # -- conveniences for tests ---------------------------------------------------------------
 
+    def store(self) -> Store:
+        """A Store on the bot's database (to be opened and closed by the caller)."""
+        assert self.settings is not None
+        url = self.settings.database_url
+        return Store(
+            database_at(
+                url.get_secret_value() if url else None, sqlite_path=self.settings.database_path
+            )
+        )
+
     async def reply_to(self, chat_id: int, *, text_contains: str, timeout: float = 15.0) -> Call:
         """The bot's message (sent or edited) in `chat_id` whose text contains the words."""
         return await self.telegram.wait_for(
@@ -175,6 +186,16 @@ class BotProcess:
     async def start(self) -> None:
         """Start `python -m bot` and wait until it polls Telegram."""
         started = time.time()
+        await self._spawn()
+        await self.telegram.wait_for(lambda c: _ready_call(c) and c.at >= started, timeout=30)
+
+    async def exit_code(self, timeout: float = 30.0) -> int:
+        """Start `python -m bot` and wait for it to exit (a start-up meant to fail)."""
+        await self._spawn()
+        assert self.process is not None
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+    async def _spawn(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
@@ -186,7 +207,6 @@ class BotProcess:
                 stdout=log,
                 stderr=log,
             )
-        await self.telegram.wait_for(lambda c: _ready_call(c) and c.at >= started, timeout=30)
 
     async def kill(self) -> None:
         """SIGKILL: no clean-up of any kind."""

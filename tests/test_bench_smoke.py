@@ -15,6 +15,7 @@ from PIL import Image
 
 from bench import idle, latency, throughput
 from bench import media as media_bench
+from bench import storage as storage_bench
 from bench._common import Result
 from tests.mediagen import image_bytes
 
@@ -56,3 +57,8 @@ def test_media_bench_sides_run(tmp_path: Path) -> None:
     media_bench.run_bare("image", src, tmp_path / "bare", target)
     assert Path(target["path"]).stat().st_size > 0
     assert (tmp_path / "bare" / "bare.jpg").stat().st_size > 0
+
+
+async def test_storage_bench_runs() -> None:
+    # PostgreSQL too when the tests have a server (TEST_DATABASE_URL).
+    _check(await storage_bench.run(storage_bench.Config.tiny()))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 
-from storage import Database, Store
 from storage.models import ChatKey
-from tests.conftest import MakeBot
+from tests.conftest import MakeBot, on_both_engines
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import FakeTelegram
 from tests.harness import BotUnderTest
@@ -58,6 +58,7 @@ async def test_local_hosting_with_callbacks(
     assert evolink.callbacks_sent and evolink.callbacks_sent[0][1] == 200
 
 
+@on_both_engines
 async def test_duplicate_and_forged_callbacks_deliver_once(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:
@@ -80,6 +81,7 @@ async def test_duplicate_and_forged_callbacks_deliver_once(
     assert len([c for c in telegram.sent("sendVideo") if c.ok]) == 1
 
 
+@on_both_engines
 async def test_restart_in_the_middle_of_a_task_delivers_exactly_once(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:
@@ -104,11 +106,11 @@ async def test_a_silent_video_gets_a_sound_track_before_upload(
     telegram.send_photo(ALICE, ALICE, image_bytes(1000, 800), caption="quiet forest")
     await bot.reply_to(ALICE, text_contains="image 1")
     # Turn sound off in the draft (the options menu is another feature; the store is the truth).
-    store = Store(Database(bot.data_dir / "bot.sqlite3"))
+    store = bot.store()
     await store.open()
-    await store.db.write(
-        "UPDATE drafts SET options = json_set(options, '$.generate_audio', json('false'))"
-    )
+    draft = await store.drafts.open_draft(ChatKey(chat_id=ALICE, user_id=ALICE))
+    assert draft is not None
+    await store.drafts.set_options(draft.id, replace(draft.options, generate_audio=False))
     await store.close()
     telegram.send_text(ALICE, ALICE, "/generate")
     submission = await evolink.wait_for_submission()
@@ -156,6 +158,7 @@ async def test_a_failed_task_is_explained(
     await bot.reply_to(ALICE, text_contains="content policy")
 
 
+@on_both_engines
 async def test_a_refused_submit_gives_the_draft_back(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:
@@ -170,6 +173,7 @@ async def test_a_refused_submit_gives_the_draft_back(
     assert len(submission.body["image_urls"]) == 1
 
 
+@on_both_engines
 async def test_double_generate_submits_once(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:
@@ -239,6 +243,7 @@ async def test_prompt_longer_than_the_api_allows_is_refused(
     assert "10001" in message.text
 
 
+@on_both_engines
 async def test_an_album_gives_one_summary(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:
@@ -259,6 +264,7 @@ async def test_an_album_gives_one_summary(
     assert [r.width for r in submission.references] == [700, 701, 702]
 
 
+@on_both_engines
 async def test_commands(make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink) -> None:
     bot = await make_bot()
     telegram.send_text(ALICE, ALICE, "/start")
@@ -318,7 +324,7 @@ async def test_drafts_of_two_users_never_mix(
     alice = await evolink.wait_for_submission(2)
     assert alice.body["prompt"] == "alice's cat" and len(alice.body["image_urls"]) == 1
     assert bob.headers["idempotency-key"] != alice.headers["idempotency-key"]
-    store = Store(Database(bot.data_dir / "bot.sqlite3"))
+    store = bot.store()
     await store.open()
     assert len(await store.tasks.running_for(ChatKey(chat_id=BOB, user_id=BOB))) == 1
     await store.close()
@@ -356,6 +362,7 @@ async def test_a_slow_upstream_call_for_one_user_does_not_freeze_the_others(
     await bot.reply_to(ALICE, text_contains="Account credits left")
 
 
+@on_both_engines
 async def test_health_and_metrics(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import MakeBot
+from tests.conftest import MakeBot, on_both_engines
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import FakeTelegram
 from tests.mediagen import image_bytes
@@ -15,6 +15,7 @@ USER = 501
 CHAT = 501
 
 
+@on_both_engines
 async def test_photo_caption_generate_video_with_evolink_hosting_and_polling(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:

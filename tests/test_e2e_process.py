@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import pytest
 
+from tests.conftest import on_both_engines
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import FakeTelegram
 from tests.harness import BotProcess
@@ -20,9 +24,10 @@ CHAT = 701
 
 @pytest.fixture
 async def process(
-    telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path
+    telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path, database_url: str | None
 ) -> AsyncIterator[BotProcess]:
-    bot = BotProcess(telegram, evolink, tmp_path / "data")
+    env = {"DATABASE_URL": database_url} if database_url else {}
+    bot = BotProcess(telegram, evolink, tmp_path / "data", **env)
     yield bot
     await bot.kill()
 
@@ -84,6 +89,7 @@ async def test_sigkill_during_the_submit_never_submits_twice(
     assert len(evolink.submissions) == submitted <= 1
 
 
+@on_both_engines
 async def test_sigkill_after_completion_before_delivery(
     process: BotProcess, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:
@@ -104,8 +110,9 @@ async def test_sigkill_after_completion_before_delivery(
     assert len(evolink.submissions) == 1
 
 
+@on_both_engines
 async def test_secrets_never_appear_in_logs_requests_or_the_database(
-    telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path
+    telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path, database_url: str | None
 ) -> None:
     bot = BotProcess(
         telegram,
@@ -114,9 +121,13 @@ async def test_secrets_never_appear_in_logs_requests_or_the_database(
         LOG_LEVEL="DEBUG",
         MEDIA_HOSTING="local",
         EVOLINK_CALLBACKS="on",
+        **({"DATABASE_URL": database_url} if database_url else {}),
     )
     try:
         await bot.start()
+        async with httpx.AsyncClient() as http:
+            health = await http.get(f"http://127.0.0.1:{bot.port}/healthz")
+        assert health.json()["database"] == "ok"
         telegram.send_photo(CHAT, CHAT, image_bytes(800, 800), caption="a quiet harbour")
         telegram.send_document(CHAT, CHAT, b"not an image", file_name="x.txt")
         await telegram.wait_for(lambda c: c.method == "sendMessage" and "image 1" in c.text)
@@ -141,9 +152,53 @@ async def test_secrets_never_appear_in_logs_requests_or_the_database(
         assert all(
             "api.telegram.org" not in u and "/file/bot" not in u for u in sent.body["image_urls"]
         )
-    database = (tmp_path / "data" / "bot.sqlite3").read_bytes()
-    assert token.encode() not in database
-    assert key.encode() not in database
+    sqlite_file = tmp_path / "data" / "bot.sqlite3"
+    if database_url is None:
+        database = sqlite_file.read_bytes()
+        assert token.encode() not in database
+        assert key.encode() not in database
+    else:
+        assert not sqlite_file.exists()  # the bot really ran on PostgreSQL
+        password = urlsplit(database_url).password
+        assert password and password not in log and password not in health.text
+        assert database_url not in log
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _refused_start(bot: BotProcess, password: str) -> str:
+    assert await bot.exit_code() == 2
+    assert "Traceback" not in bot.log
+    lines = bot.log.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("Configuration error: DATABASE_URL: ")
+    assert password not in bot.log
+    return lines[0]
+
+
+async def test_an_unreachable_database_stops_the_start_in_one_line(
+    telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path
+) -> None:
+    password = "p4ss-w0rd-never-shown"
+    url = f"postgresql://bot:{password}@127.0.0.1:{_closed_port()}/bot"
+    bot = BotProcess(telegram, evolink, tmp_path / "data", DATABASE_URL=url)
+    line = await _refused_start(bot, password)
+    assert "cannot connect to PostgreSQL at 127.0.0.1" in line
+
+
+async def test_a_wrong_database_password_stops_the_start_in_one_line(
+    telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path, postgres_url: str
+) -> None:
+    password = "p4ss-w0rd-never-shown"
+    parts = urlsplit(postgres_url)
+    url = urlunsplit(parts._replace(netloc=f"bot:{password}@{parts.hostname}:{parts.port}"))
+    bot = BotProcess(telegram, evolink, tmp_path / "data", DATABASE_URL=url)
+    line = await _refused_start(bot, password)
+    assert "password authentication failed" in line
 
 
 async def test_sigkill_before_the_submit_answer_is_recorded_then_the_callback_delivers_once(

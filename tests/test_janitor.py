@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 
 from bot.janitor import DAY, HOUR, Janitor
-from storage import Database, Store
+from storage import Store, database_at
 from storage.models import ChatKey, Delivery, Options, TaskStatus
+from tests.conftest import on_both_engines
+
+pytestmark = on_both_engines
 
 
 class Clock:
@@ -21,9 +24,9 @@ class Clock:
 
 
 @pytest.fixture
-async def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
+async def setup(tmp_path: Path, database_url: str | None):  # type: ignore[no-untyped-def]
     clock = Clock()
-    store = Store(Database(tmp_path / "db.sqlite3", clock=clock))
+    store = Store(database_at(database_url, sqlite_path=tmp_path / "db.sqlite3", clock=clock))
     await store.open()
     janitor = Janitor(
         store=store, media_dir=tmp_path / "media", tmp_dir=tmp_path / "tmp", clock=clock

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from bot.media.jobs import child_environment
 from bot.settings import CallbackMode, MediaHosting, SettingsError, load_settings
 
 TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789a"
@@ -15,7 +17,13 @@ TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789a"
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("TELEGRAM_BOT_TOKEN", "EVOLINK_API_KEY", "MEDIA_HOSTING", "PUBLIC_BASE_URL"):
+    for name in (
+        "TELEGRAM_BOT_TOKEN",
+        "EVOLINK_API_KEY",
+        "MEDIA_HOSTING",
+        "PUBLIC_BASE_URL",
+        "DATABASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -34,6 +42,45 @@ def test_defaults_follow_the_documented_contract(monkeypatch: pytest.MonkeyPatch
     assert settings.poll_interval_seconds == 10
     assert settings.data_dir == Path("data")
     assert settings.callbacks_enabled is False  # no public URL: behind NAT, polling only
+    assert settings.database_url is None  # SQLite in DATA_DIR
+    assert settings.database_path == Path("data/bot.sqlite3")
+
+
+PASSWORD = "n0t-for-logs%21"  # percent-encoded in the URL: "n0t-for-logs!"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"mysql://bot:{PASSWORD}@db:3306/bot",
+        f"postgresql://bot:{PASSWORD}@db:port/bot",
+        f"postgresql://bot:{PASSWORD}@/bot",
+    ],
+)
+def test_an_unusable_database_url_is_named_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-abc")
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(SettingsError, match=r"^DATABASE_URL ") as info:
+        load_settings()
+    assert "n0t-for-logs" not in str(info.value)
+    assert "postgresql://user:password@host:5432/database" in str(info.value)
+
+
+def test_a_postgresql_url_is_kept_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-abc")
+    url = f"postgresql://bot:{PASSWORD}@db.internal:5432/bot?search_path=seedance"
+    monkeypatch.setenv("DATABASE_URL", url)
+    settings = load_settings()
+    assert settings.database_url is not None
+    assert settings.database_url.get_secret_value() == url
+    assert "n0t-for-logs" not in repr(settings) and "n0t-for-logs" not in str(settings)
+    # What the log filter scrubs: the URL, and the password as written and as decoded.
+    assert set(settings.database_secrets) == {url, PASSWORD, "n0t-for-logs!"}
+    assert settings.database_setting == "DATABASE_URL"
 
 
 def test_missing_required_variables_are_named() -> None:
@@ -96,3 +143,12 @@ def test_start_up_without_configuration_prints_one_line_and_no_traceback(tmp_pat
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "TELEGRAM_BOT_TOKEN is required" in lines[0]
+
+
+def test_the_media_child_gets_none_of_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://bot:{PASSWORD}@db/bot")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    env = child_environment()
+    assert "TELEGRAM_BOT_TOKEN" not in env and "DATABASE_URL" not in env
+    assert env["LANG"] == "C.UTF-8" and env["PATH"] == os.environ["PATH"]

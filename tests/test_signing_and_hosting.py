@@ -11,8 +11,9 @@ import pytest
 from bot.hosting import LocalHost
 from bot.signing import UrlSigner, load_or_create_key
 from bot.web import create_web_app
-from storage import Database, Store
+from storage import Store, database_at
 from storage.models import Task
+from tests.conftest import on_both_engines
 
 
 class Clock:
@@ -24,7 +25,7 @@ class Clock:
 
 
 @pytest.fixture
-async def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
+async def setup(tmp_path: Path, database_url: str | None):  # type: ignore[no-untyped-def]
     media = tmp_path / "media"
     (media / "d1").mkdir(parents=True)
     (media / "d1" / "r1-abc.jpg").write_bytes(b"JPEGDATA")
@@ -37,7 +38,7 @@ async def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
         ttl_seconds=600,
         clock=clock,
     )
-    store = Store(Database(tmp_path / "db.sqlite3"))
+    store = Store(database_at(database_url, sqlite_path=tmp_path / "db.sqlite3"))
     await store.open()
 
     async def on_callback(task: Task, claim: str | None) -> None:
@@ -87,12 +88,14 @@ async def test_no_path_traversal_even_with_a_valid_signature(setup) -> None:  # 
     assert host.resolve(expires, sig, "../secret.txt") is None
 
 
+@on_both_engines
 async def test_unknown_callback_secret_is_not_found(setup) -> None:  # type: ignore[no-untyped-def]
     _, client, _, _ = setup
     response = await client.post("/callbacks/evolink/nope", json={"id": "task-x"})
     assert response.status_code == 404
 
 
+@on_both_engines
 async def test_health(setup) -> None:  # type: ignore[no-untyped-def]
     _, client, _, _ = setup
     response = await client.get("/healthz")

@@ -1,4 +1,7 @@
-"""Storage: migrations, one open draft per person and place, one task per draft, guarded moves."""
+"""Storage: migrations, one open draft per person and place, one task per draft, guarded moves.
+
+Every test runs on SQLite and on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from storage import Database, Store
-from storage.migrations import MIGRATIONS
+from storage import Store, database_at
+from storage.migrations import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
 from storage.models import ChatKey, Delivery, DraftState, Options, RefStatus, TaskStatus
+from tests.conftest import on_both_engines
+
+pytestmark = on_both_engines
 
 ALICE = ChatKey(chat_id=10, user_id=1)
 BOB_IN_SAME_CHAT = ChatKey(chat_id=10, user_id=2)
@@ -16,20 +22,25 @@ ALICE_IN_TOPIC = ChatKey(chat_id=10, user_id=1, topic_id=7)
 
 
 @pytest.fixture
-async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = Store(Database(tmp_path / "bot.sqlite3"))
+async def store(tmp_path: Path, database_url: str | None):  # type: ignore[no-untyped-def]
+    s = Store(database_at(database_url, sqlite_path=tmp_path / "bot.sqlite3"))
     await s.open()
     yield s
     await s.close()
 
 
-async def test_schema_is_versioned_and_wal_is_on(store: Store, tmp_path: Path) -> None:
-    assert await store.db.schema_version() == len(MIGRATIONS)
-    row = await store.db.fetchone("PRAGMA journal_mode")
-    assert row is not None and row[0] == "wal"
+async def test_schema_is_versioned(store: Store) -> None:
+    migrations = SQLITE_MIGRATIONS if store.db.engine == "sqlite" else POSTGRES_MIGRATIONS
+    assert await store.db.schema_version() == len(migrations)
+    if store.db.engine == "sqlite":
+        row = await store.db.fetchone("PRAGMA journal_mode")
+        assert row is not None and row[0] == "wal"
+    else:  # each test has a schema of its own on the shared server
+        row = await store.db.fetchone("SELECT current_schema()")
+        assert row is not None and row[0].startswith("test_")
     await store.close()
     await store.open()  # reopening applies nothing twice
-    assert await store.db.schema_version() == len(MIGRATIONS)
+    assert await store.db.schema_version() == len(migrations)
 
 
 async def test_drafts_are_kept_apart_by_user_and_topic(store: Store) -> None:
@@ -138,8 +149,8 @@ async def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
     draft = await store.drafts.get_or_create(ALICE, language="en", options=Options())
 
     async def half_done() -> None:
-        async with store.db.transaction() as conn:
-            await conn.execute("UPDATE drafts SET prompt = 'half' WHERE id = ?", (draft.id,))
+        async with store.db.transaction() as tx:
+            await tx.write("UPDATE drafts SET prompt = 'half' WHERE id = ?", (draft.id,))
             raise RuntimeError("crash in the middle")
 
     with pytest.raises(RuntimeError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 from bot.media.images import normalise_image
 from bot.media.probe import Probe
 from bot.media.results import MediaRejected
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ class MediaJobs:
             sys.executable,
             "-m",
             "bot.media.worker",
+            env=child_environment(),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -102,3 +105,10 @@ class MediaJobs:
             raise MediaRejected(str(answer.get("code", "corrupt")), **answer.get("params", {}))
         result: dict[str, Any] = answer["result"]
         return result
+
+
+def child_environment() -> dict[str, str]:
+    """This process's environment without the bot's settings: a file-converting child needs
+    none of them, and they hold the secrets (bot token, API key, DATABASE_URL's password)."""
+    settings = {name.upper() for name in Settings.model_fields}
+    return {name: value for name, value in os.environ.items() if name.upper() not in settings}
