@@ -161,7 +161,7 @@ class TaskStore:
         }
         values["updated_at"] = self.db.clock()
         # Column names come from _COLUMNS, never from input; values are bound parameters.
-        sql = "UPDATE tasks SET " + ", ".join(f"{k} = ?" for k in values) + " WHERE id = ?"  # noqa: S608
+        sql = "UPDATE tasks SET " + ", ".join(f"{k} = ?" for k in values) + " WHERE id = ?"
         params: list[object] = [*values.values(), task_id]
         for column, expected in (("status", expect_status), ("delivery", expect_delivery)):
             if expected is not None:
