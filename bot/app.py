@@ -20,6 +20,7 @@ from bot.background import Background
 from bot.delivery import Deliverer
 from bot.drafts import DraftService
 from bot.evolink import EvolinkClient, EvolinkError
+from bot.evolink.errors import Forbidden, Unauthorized
 from bot.history import HistoryService
 from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
 from bot.janitor import Janitor
@@ -35,6 +36,7 @@ from bot.telegram_files import TelegramFiles
 from bot.texts import LANGUAGES, t
 from bot.tracker import TaskTracker
 from bot.update_order import PerChatUpdateProcessor
+from bot.upstream import Upstream
 from storage import Database, Store
 from storage.db import Clock
 from storage.models import Options
@@ -61,6 +63,7 @@ class Services:
     history: HistoryService
     settings_menu: SettingsMenu
     tracker: TaskTracker
+    upstream: Upstream
     host: MediaHost | None = None
 
     async def start(self) -> None:
@@ -82,7 +85,8 @@ class Services:
             credits = await self.evolink.credits()
         except EvolinkError as exc:
             log.warning("credits query failed: %s", exc)
-            return t(lang, "balance_failed")
+            refused = isinstance(exc, Unauthorized | Forbidden)
+            return t(lang, "balance_key_refused" if refused else "balance_failed")
         side = (
             credits.data.token
             if credits.data.token.remaining_credits is not None
@@ -132,6 +136,7 @@ def build_services(
         files_base_url=str(settings.evolink_files_base_url),
         on_error=metrics.count_upstream_error,
     )
+    upstream = Upstream(evolink, base_url=str(settings.evolink_base_url))
     store = Store(Database(settings.database_path, clock=clock))
     local_host: LocalHost | None = None
     host: MediaHost
@@ -218,6 +223,7 @@ def build_services(
         metrics=metrics,
         callback_url=callback_url,
         on_submitted=tracker.wake,
+        upstream=upstream,
         clock=clock,
     )
     return Services(
@@ -238,6 +244,7 @@ def build_services(
         history=HistoryService(store=store, bot=bot),
         settings_menu=SettingsMenu(store=store, defaults=Options()),
         tracker=tracker,
+        upstream=upstream,
         host=host,
     )
 
@@ -274,6 +281,11 @@ async def post_init(application: BotApplication) -> None:
     application.job_queue.run_repeating(
         sweep, interval=services.settings.cleanup_interval_seconds, first=1.0, name="clean-up"
     )
+
+
+async def set_commands(application: BotApplication) -> None:
+    """The command menu, in each language the bot speaks (called by the runner after post_init,
+    so that a Telegram blip is retried without opening the services twice)."""
     for lang in LANGUAGES:
         commands = [BotCommand(name, t(lang, f"command_{name}")) for name in COMMAND_NAMES]
         # English is also the menu for every language the bot does not speak.

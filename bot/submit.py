@@ -16,6 +16,7 @@ from bot.messenger import Messenger
 from bot.metrics import Metrics
 from bot.references import ReferenceProcessor
 from bot.texts import t
+from bot.upstream import Upstream
 from storage import Store
 from storage.db import Clock
 from storage.models import ChatKey, Delivery, RefStatus, Task, TaskStatus
@@ -39,6 +40,7 @@ class Submitter:
         metrics: Metrics,
         callback_url: Callable[[str], str | None],
         on_submitted: Callable[[], None],
+        upstream: Upstream | None = None,
         clock: Clock = time.time,
     ) -> None:
         self._store = store
@@ -51,6 +53,7 @@ class Submitter:
         self._metrics = metrics
         self._callback_url = callback_url
         self._on_submitted = on_submitted
+        self._upstream = upstream
         self._clock = clock
 
     async def generate(
@@ -61,6 +64,10 @@ class Submitter:
         Returns the task when one was created; the submit itself continues in the background.
         """
         if prompt and not await self._drafts.set_prompt(key, language, prompt, announce=False):
+            return None
+        if self._upstream is not None and self._upstream.key_refused:
+            # Known from the last check (the owner has its ERROR line): no task, no upload.
+            await self._reply(key, language, "service_auth", request_message_id)
             return None
         draft = await self._store.drafts.open_draft(key)
         if draft is None:

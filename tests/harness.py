@@ -175,6 +175,11 @@ class BotProcess:
     async def start(self) -> None:
         """Start `python -m bot` and wait until it polls Telegram."""
         started = time.time()
+        await self.launch()
+        await self.telegram.wait_for(lambda c: _ready_call(c) and c.at >= started, timeout=30)
+
+    async def launch(self) -> None:
+        """Start `python -m bot`, without waiting for anything."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
@@ -186,7 +191,11 @@ class BotProcess:
                 stdout=log,
                 stderr=log,
             )
-        await self.telegram.wait_for(lambda c: _ready_call(c) and c.at >= started, timeout=30)
+
+    async def exit_code(self, timeout: float = 30.0) -> int:
+        """Wait for the process to end by itself; its exit status."""
+        assert self.process is not None
+        return await asyncio.wait_for(self.process.wait(), timeout)
 
     async def kill(self) -> None:
         """SIGKILL: no clean-up of any kind."""
