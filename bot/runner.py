@@ -138,8 +138,8 @@ async def _start_bot(
     await until_answered("setMyCommands", lambda: set_commands(application))
     assert application.updater is not None
     if polling:
-        # A bot that ran by webhook switches back. start_polling calls deleteWebhook again, and
-        # retries it quietly should Telegram fail it in the moment since.
+        # A bot that ran by webhook switches back. start_polling calls deleteWebhook once more;
+        # bootstrap_retries=-1 has it retried quietly should Telegram fail it in between.
         await until_answered("deleteWebhook", application.bot.delete_webhook)
         await application.updater.start_polling(
             allowed_updates=Update.ALL_TYPES, timeout=30, bootstrap_retries=-1
