@@ -3,25 +3,53 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 
-from bot.logs import configure_logging
+from bot.logs import configure_logging, log_uncaught
 from bot.runner import serve
-from bot.settings import SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
+from bot.startup import StartupError
 from storage import DatabaseUnavailable
+
+log = logging.getLogger("bot")
 
 
 def main() -> None:
-    """Read the settings, then run the bot until SIGINT or SIGTERM."""
+    """Read the settings, then run the bot until SIGINT or SIGTERM.
+
+    Exit status 2: a setting to fix (one line naming it); 1: an unexpected error (its traceback
+    goes through the logging, which scrubs every secret from it).
+    """
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    secrets = [
-        settings.telegram_bot_token.get_secret_value(),
-        settings.evolink_api_key.get_secret_value(),
-    ]
+    configure_logging(
+        settings.log_level, _secrets(settings), json_lines=settings.log_format == "json"
+    )
+    log_uncaught()
+    try:
+        asyncio.run(serve(settings, handle_signals=True))
+    except StartupError as exc:
+        log.error("%s", exc)
+        raise SystemExit(2) from None
+    except DatabaseUnavailable as exc:  # its message carries no password
+        print(f"Configuration error: {settings.database_setting}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place
+        raise SystemExit(130) from None
+    except Exception:
+        log.critical("the bot stopped on an unexpected error", exc_info=True)
+        raise SystemExit(1) from None
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """Every secret the logs must never show."""
+    token = settings.telegram_bot_token.get_secret_value()
+    # The part after the colon alone is the secret, and appears alone in URL-encoded text.
+    secrets = [token, token.partition(":")[2], settings.evolink_api_key.get_secret_value()]
     if settings.media_signing_key is not None:
         secrets.append(settings.media_signing_key.get_secret_value())
     if settings.webhook_enabled:
@@ -29,13 +57,7 @@ def main() -> None:
     for s3_secret in (settings.s3_secret_access_key, settings.s3_access_key_id):
         if s3_secret is not None:
             secrets.append(s3_secret.get_secret_value())
-    secrets += settings.database_secrets
-    configure_logging(settings.log_level, secrets, json_lines=settings.log_format == "json")
-    try:
-        asyncio.run(serve(settings, handle_signals=True))
-    except DatabaseUnavailable as exc:  # its message carries no password
-        print(f"Configuration error: {settings.database_setting}: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    return secrets + settings.database_secrets
 
 
 if __name__ == "__main__":

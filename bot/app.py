@@ -41,6 +41,7 @@ from bot.texts import LANGUAGES, t
 from bot.tracker import TaskTracker
 from bot.update_inbox import DurableUpdateQueue
 from bot.update_order import PerChatUpdateProcessor
+from bot.upstream import Upstream
 from storage import Store, database_at
 from storage.db import Clock
 from storage.models import Options
@@ -70,6 +71,7 @@ class Services:
     settings_menu: SettingsMenu
     tracker: TaskTracker
     balance: Balance
+    upstream: Upstream
     host: MediaHost | None = None
 
     async def start(self) -> None:
@@ -120,6 +122,7 @@ def build_services(
         files_base_url=str(settings.evolink_files_base_url),
         on_error=metrics.count_upstream_error,
     )
+    upstream = Upstream(evolink, base_url=str(settings.evolink_base_url))
     database_url = settings.database_url.get_secret_value() if settings.database_url else None
     store = Store(database_at(database_url, sqlite_path=settings.database_path, clock=clock))
     local_host: LocalHost | None = None
@@ -228,6 +231,7 @@ def build_services(
         access=access,
         submitter=submitter,
         metrics=metrics,
+        upstream=upstream,
     )
     return Services(
         settings=settings,
@@ -256,6 +260,7 @@ def build_services(
             daily_limit=settings.daily_generations_per_user,
             clock=clock,
         ),
+        upstream=upstream,
         host=host,
     )
 
@@ -293,6 +298,11 @@ async def post_init(application: BotApplication) -> None:
     application.job_queue.run_repeating(
         sweep, interval=services.settings.cleanup_interval_seconds, first=1.0, name="clean-up"
     )
+
+
+async def set_commands(application: BotApplication) -> None:
+    """The command menu, in each language the bot speaks (called by the runner after post_init,
+    so that a Telegram blip is retried without opening the services twice)."""
     for lang in LANGUAGES:
         commands = [BotCommand(name, t(lang, f"command_{name}")) for name in COMMAND_NAMES]
         # English is also the menu for every language the bot does not speak.

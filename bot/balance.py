@@ -11,6 +11,7 @@ import time
 
 from bot.access import DAY, AccessPolicy
 from bot.evolink import EvolinkClient, EvolinkError
+from bot.evolink import errors as api
 from bot.texts import t
 from storage import Store
 from storage.db import Clock
@@ -74,7 +75,8 @@ class Balance:
             credits = await self._client.credits()
         except EvolinkError as exc:
             log.warning("credits query failed: %s", exc)
-            return t(lang, "balance_failed")
+            refused = isinstance(exc, api.Unauthorized | api.Forbidden)
+            return t(lang, "balance_key_refused" if refused else "balance_failed")
         side = (
             credits.data.token
             if credits.data.token.remaining_credits is not None

@@ -10,6 +10,7 @@ from bot.messenger import Messenger
 from bot.metrics import Metrics
 from bot.submit import Submitter
 from bot.texts import t
+from bot.upstream import Upstream
 from storage import Store
 from storage.models import ChatKey, RefStatus, SeenMedia, Task
 
@@ -26,6 +27,7 @@ class Generator:
         access: AccessPolicy,
         submitter: Submitter,
         metrics: Metrics,
+        upstream: Upstream | None = None,
     ) -> None:
         self._store = store
         self._drafts = drafts
@@ -33,6 +35,7 @@ class Generator:
         self._access = access
         self._submitter = submitter
         self._metrics = metrics
+        self._upstream = upstream
 
     async def generate(
         self, key: ChatKey, language: str, *, request_message_id: int | None, prompt: str | None
@@ -42,6 +45,10 @@ class Generator:
         Returns the task when one was created; the submit itself continues in the background.
         """
         if prompt and not await self._drafts.set_prompt(key, language, prompt, announce=False):
+            return None
+        if self._upstream is not None and self._upstream.key_refused:
+            # Known from the last check (the owner has its ERROR line): no task, no upload.
+            await self._reply(key, t(language, "service_auth"), request_message_id)
             return None
         draft = await self._store.drafts.open_draft(key)
         if draft is None:

@@ -1,4 +1,5 @@
-"""What `GET /healthz` reports: the event loop, the database, and whether Evolink answers."""
+"""What `GET /healthz` reports: the event loop, the database, and whether Evolink answers and
+takes the API key."""
 
 from __future__ import annotations
 
@@ -7,18 +8,17 @@ import contextlib
 import time
 from typing import Any
 
-from bot.evolink import EvolinkClient
+from bot.upstream import Upstream
 from storage import Store
 
 
 class Health:
     """Liveness with a cached view of the upstream, refreshed in the background."""
 
-    def __init__(self, *, store: Store, client: EvolinkClient, upstream_ttl: float = 60.0) -> None:
+    def __init__(self, *, store: Store, upstream: Upstream, upstream_ttl: float = 60.0) -> None:
         self._store = store
-        self._client = client
+        self._upstream = upstream
         self._ttl = upstream_ttl
-        self._upstream = "unknown"
         self._checked_at = float("-inf")
         self._refresh: asyncio.Task[None] | None = None
 
@@ -38,7 +38,7 @@ class Health:
         details = {
             "status": "ok" if alive else "error",
             "database": database,
-            "upstream": self._upstream,
+            "upstream": self._upstream.state.value,
             "loop_lag_ms": lag_ms,
         }
         return alive, details
@@ -51,5 +51,5 @@ class Health:
 
     async def _check_upstream(self) -> None:
         with contextlib.suppress(Exception):
-            self._upstream = "ok" if await self._client.reachable() else "unreachable"
+            await self._upstream.check()
         self._checked_at = time.monotonic()

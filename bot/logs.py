@@ -6,7 +6,9 @@ import json
 import logging
 import re
 import sys
+import threading
 from collections.abc import Iterable
+from types import TracebackType
 
 # Bot tokens have this shape; scrubbed even when they are not ours (e.g. in a pasted URL).
 _TOKEN_SHAPE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
@@ -84,3 +86,28 @@ def configure_logging(level: str, secrets: Iterable[str], *, json_lines: bool = 
     # logs signed requests at DEBUG.
     for noisy in ("httpx", "httpcore", "apscheduler", "botocore", "boto3", "s3transfer", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def log_uncaught() -> None:
+    """Send what Python would print by itself (an uncaught error, in any thread, or one it had
+    to ignore) through the logging, so that its traceback is scrubbed like every line."""
+    log = logging.getLogger("bot")
+
+    def uncaught(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        log.critical("uncaught error", exc_info=(kind, error, tb))
+
+    def in_thread(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None:
+            uncaught(args.exc_type, args.exc_value, args.exc_traceback)
+
+    def ignored(args: sys.UnraisableHookArgs) -> None:
+        exc_info = (
+            (args.exc_type, args.exc_value, args.exc_traceback)
+            if args.exc_value is not None
+            else None
+        )
+        log.error("%s: %r", args.err_msg or "Exception ignored in", args.object, exc_info=exc_info)
+
+    sys.excepthook = uncaught
+    threading.excepthook = in_thread
+    sys.unraisablehook = ignored

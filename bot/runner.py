@@ -8,15 +8,23 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
 from telegram import Update
-from telegram.error import NetworkError
+from telegram.error import BadRequest
 
-from bot.app import BotApplication, build_application
+from bot.app import BotApplication, build_application, set_commands
 from bot.health import Health
 from bot.settings import Settings
+from bot.startup import (
+    StartupError,
+    Stopped,
+    host_of,
+    listen_socket,
+    until_telegram_answers,
+    writable_data_dir,
+)
 from bot.telegram_webhook import enqueue_into, webhook_route
 from bot.web import create_web_app
 
@@ -38,7 +46,13 @@ async def serve(
     sockets: list[socket.socket] | None = None,
     handle_signals: bool = False,
 ) -> None:
-    """Run until `stop` is set (or SIGINT/SIGTERM when `handle_signals`), then shut down cleanly."""
+    """Run until `stop` is set (or SIGINT/SIGTERM when `handle_signals`), then shut down cleanly.
+
+    Raises StartupError (one line naming the setting) for what only the operator can fix.
+    """
+    writable_data_dir(settings.data_dir)
+    if sockets is None:
+        sockets = [listen_socket(settings.http_host, settings.http_port)]
     application = build_application(settings)
     services = application.bot_data.services
     webhook = settings.webhook_enabled
@@ -46,7 +60,7 @@ async def serve(
         store=services.store,
         local_host=services.local_host,
         on_callback=services.tracker.on_callback,
-        health=Health(store=services.store, client=services.evolink),
+        health=Health(store=services.store, upstream=services.upstream),
         metrics=services.metrics,
         telegram_webhook=webhook_route(
             settings.webhook_path,
@@ -74,14 +88,18 @@ async def serve(
 
     # The database first: a wrong DATABASE_URL is reported before Telegram is even asked.
     await services.store.open()
-    await _start_bot(application, polling=not webhook)
-    web_task = asyncio.create_task(server.serve(sockets=sockets), name="web-server")
+    upstream_check: asyncio.Task[None] | None = None
+    web_task: asyncio.Task[None] | None = None
     stop_task = asyncio.create_task(stop.wait())
     try:
+        await _start_bot(application, settings, stop, polling=not webhook)
+        # Only now: a rejected token must stay the one line printed.
+        upstream_check = asyncio.create_task(services.upstream.watch(), name="upstream-check")
+        web_task = asyncio.create_task(server.serve(sockets=sockets), name="web-server")
         if webhook:
             # Telegram may POST as soon as the webhook is set: serve first, then set it.
             await _until_serving(server, web_task)
-            await _set_webhook(application, settings)
+            await _set_webhook(application, settings, stop)
         log.info(
             "bot running: %s, web server on %s:%s",
             f"webhook at {settings.telegram_webhook_url}" if webhook else "long polling",
@@ -89,23 +107,45 @@ async def serve(
             settings.http_port,
         )
         await asyncio.wait({web_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    except Stopped:
+        log.info("stopped before Telegram answered")
     finally:
         server.should_exit = True
         stop_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await web_task
+        if upstream_check is not None:
+            upstream_check.cancel()
+            await asyncio.gather(upstream_check, return_exceptions=True)
+        if web_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await web_task
+        for sock in sockets:
+            sock.close()
         await _stop_bot(application)
-        log.info("bot stopped")
+        if web_task is not None:
+            log.info("bot stopped")
 
 
-async def _start_bot(application: BotApplication, *, polling: bool) -> None:
-    await application.initialize()
+async def _start_bot(
+    application: BotApplication, settings: Settings, stop: asyncio.Event, *, polling: bool
+) -> None:
+    """Each Bot API call of the start-up is tried until Telegram answers (or `stop` is set)."""
+
+    async def until_answered(method: str, call: Callable[[], Awaitable[object]]) -> None:
+        where = host_of(settings.telegram_api_base_url)
+        await until_telegram_answers(method, call, stop=stop, where=where)
+
+    await until_answered("getMe", application.initialize)
     if application.post_init is not None:
         await application.post_init(application)
+    await until_answered("setMyCommands", lambda: set_commands(application))
     assert application.updater is not None
     if polling:
-        # start_polling calls deleteWebhook first, so a bot that ran by webhook switches back.
-        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=30)
+        # A bot that ran by webhook switches back. start_polling calls deleteWebhook once more;
+        # bootstrap_retries=-1 has it retried quietly should Telegram fail it in between.
+        await until_answered("deleteWebhook", application.bot.delete_webhook)
+        await application.updater.start_polling(
+            allowed_updates=Update.ALL_TYPES, timeout=30, bootstrap_retries=-1
+        )
     await application.start()
 
 
@@ -118,22 +158,27 @@ async def _until_serving(server: uvicorn.Server, task: asyncio.Task[None]) -> No
         await asyncio.sleep(0.01)
 
 
-async def _set_webhook(application: BotApplication, settings: Settings) -> None:
+async def _set_webhook(
+    application: BotApplication, settings: Settings, stop: asyncio.Event
+) -> None:
     """Point Telegram at our webhook; updates pending from polling days are kept."""
-    for attempt in range(5):
-        try:
-            await application.bot.set_webhook(
-                settings.telegram_webhook_url,
-                secret_token=settings.webhook_secret,
-                allowed_updates=Update.ALL_TYPES,
-                drop_pending_updates=False,
-            )
-            return
-        except NetworkError as exc:  # no answer (a refusal is fatal: wrong URL, not HTTPS...)
-            if attempt == 4:
-                raise
-            log.warning("setWebhook failed (%s); trying again", exc)
-            await asyncio.sleep(2**attempt)
+
+    async def set_webhook() -> bool:
+        return await application.bot.set_webhook(
+            settings.telegram_webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=Update.ALL_TYPES,
+            drop_pending_updates=False,
+        )
+
+    where = host_of(settings.telegram_api_base_url)
+    try:
+        await until_telegram_answers("setWebhook", set_webhook, stop=stop, where=where)
+    except BadRequest as exc:  # a refusal: not HTTPS, a port Telegram does not call, ...
+        raise StartupError(
+            f"Telegram refused the webhook {settings.telegram_webhook_url} ({exc.message}): "
+            "check TELEGRAM_WEBHOOK_URL"
+        ) from None
 
 
 async def _stop_bot(application: BotApplication) -> None:

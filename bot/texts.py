@@ -127,6 +127,7 @@ EN: Final[dict[str, str]] = {
     "usage_today_limit": "• today: {count} of {limit} (the daily limit; it resets at midnight UTC)",
     "usage_running": "• in progress: {count}",
     "usage_credits": "• credits reserved for them: {today} today, {total} in all",
+    "balance_key_refused": "The bot is not set up right: the video service does not accept its key, so I can't read the balance. The bot's owner has been told.",
     "history_none": "You have no videos here yet.",
     "history_title": "Your latest videos here (times in UTC):",
     "history_line": "• #{id} {when}: {state} – {prompt}",
@@ -288,7 +289,7 @@ EN: Final[dict[str, str]] = {
     ),
     "refused_kept": "❌ The service refused the request: {message}\nNothing was charged.",
     "quota": "❌ The service account has run out of credits, so nothing was submitted. Please tell the bot's owner.",
-    "service_auth": "❌ The bot is not allowed to use the video service right now. Please tell the bot's owner.",
+    "service_auth": "❌ The bot is not set up right: the video service does not accept its key, so nothing was submitted or charged. The bot's owner has been told. Your draft is kept – send /generate again later.",
     "service_down": (
         "❌ The video service is not answering right now, so nothing was submitted. Your draft is "
         "back – please try /generate again in a few minutes."

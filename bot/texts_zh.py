@@ -118,6 +118,7 @@ ZH: Final[dict[str, str]] = {
     "usage_today_limit": "• 今天：{count} / {limit} 个（每日上限，UTC 零点重置）",
     "usage_running": "• 生成中：{count} 个",
     "usage_credits": "• 为它们预扣的积分：今天 {today}，累计 {total}",
+    "balance_key_refused": "机器人的设置有误：视频服务不接受它的密钥，因此无法查询余额。已通知机器人的所有者。",
     "history_none": "你在这里还没有视频。",
     "history_title": "你在这里最近的视频（时间为 UTC）：",
     "history_line": "• #{id} {when}：{state} – {prompt}",
@@ -249,7 +250,7 @@ ZH: Final[dict[str, str]] = {
     ),
     "refused_kept": "❌ 服务拒绝了请求：{message}\n未扣费。",
     "quota": "❌ 服务账户的积分已用完，未提交任何请求。请告知机器人的所有者。",
-    "service_auth": "❌ 机器人目前无权使用视频服务。请告知机器人的所有者。",
+    "service_auth": "❌ 机器人的设置有误：视频服务不接受它的密钥，因此没有提交，也没有扣费。已通知机器人的所有者。你的草稿已保留——请稍后再发送 /generate。",
     "service_down": (
         "❌ 视频服务暂时无响应，未提交任何请求。草稿已恢复，请几分钟后再试 /generate。"
     ),

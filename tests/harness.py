@@ -186,16 +186,11 @@ class BotProcess:
     async def start(self) -> None:
         """Start `python -m bot` and wait until it polls Telegram."""
         started = time.time()
-        await self._spawn()
+        await self.launch()
         await self.telegram.wait_for(lambda c: _ready_call(c) and c.at >= started, timeout=30)
 
-    async def exit_code(self, timeout: float = 30.0) -> int:
-        """Start `python -m bot` and wait for it to exit (a start-up meant to fail)."""
-        await self._spawn()
-        assert self.process is not None
-        return await asyncio.wait_for(self.process.wait(), timeout)
-
-    async def _spawn(self) -> None:
+    async def launch(self) -> None:
+        """Start `python -m bot`, without waiting for anything."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
@@ -207,6 +202,11 @@ class BotProcess:
                 stdout=log,
                 stderr=log,
             )
+
+    async def exit_code(self, timeout: float = 30.0) -> int:
+        """Wait for the process to end by itself; its exit status."""
+        assert self.process is not None
+        return await asyncio.wait_for(self.process.wait(), timeout)
 
     async def kill(self) -> None:
         """SIGKILL: no clean-up of any kind."""

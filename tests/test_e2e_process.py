@@ -171,6 +171,7 @@ def _closed_port() -> int:
 
 
 async def _refused_start(bot: BotProcess, password: str) -> str:
+    await bot.launch()
     assert await bot.exit_code() == 2
     assert "Traceback" not in bot.log
     lines = bot.log.strip().splitlines()

@@ -32,7 +32,7 @@ from tests.mediagen import image_bytes
 pytestmark = pytest.mark.e2e
 
 CHAT = 901
-KEY_REFUSED = "not allowed to use the video service"
+KEY_REFUSED = "not set up right: the video service does not accept its key"
 SERVICE_DOWN = "not answering right now, so nothing was submitted"
 DRAFT_BACK = "Your draft is back"
 GIVEN_UP = "wasn't finished within"

@@ -113,13 +113,14 @@ class EvolinkClient:
         """The account's credit balance."""
         return await self._call("GET", f"{self._base}/v1/credits", Credits)
 
-    async def reachable(self) -> bool:
-        """Whether the API answers at all (one try, any status): for the health check."""
+    async def probe(self) -> int | None:
+        """The HTTP status of one GET /v1/credits (no retry), or None when the API does not
+        answer: for the start-up and health checks."""
         try:
-            await self._send("GET", f"{self._base}/v1/credits", None, None, None)
+            response = await self._send("GET", f"{self._base}/v1/credits", None, None, None)
         except Unreachable:
-            return False
-        return True
+            return None
+        return response.status_code
 
     async def upload(self, path: Path, *, file_name: str, mime_type: str) -> UploadedFile:
         """Stream a file to the Files API; returns where the upstream can fetch it (72 h)."""

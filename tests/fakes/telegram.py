@@ -254,8 +254,9 @@ class FakeTelegram:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        """Serve on a free port of 127.0.0.1 in the running loop; return once it accepts."""
+    async def start(self, port: int = 0) -> None:
+        """Serve on 127.0.0.1 (on `port`, or a free one) in the running loop; return once it
+        accepts. A bot pointed at a port before the fake starts there sees Telegram come up."""
         if self._task is not None:
             raise RuntimeError("FakeTelegram already started")
         self._closing = False
@@ -271,7 +272,8 @@ class FakeTelegram:
         # proto=IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections (else ~40 ms
         # of Nagle + delayed ACK per request).
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
         root = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
         self.base_url, self.base_file_url = f"{root}/bot", f"{root}/file/bot"
         self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
