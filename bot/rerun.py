@@ -35,13 +35,7 @@ class Rerun:
         refusal = await self._access.quota_refusal(key.user_id)
         if refusal is not None:
             return t(language, refusal.text_key, limit=refusal.limit)
-        draft = await self._store.drafts.clone(
-            source.draft_id,
-            prompt=source.prompt,
-            options=source.options,
-            language=source.language,
-            open_=False,
-        )
+        draft = await self._copy(source, open_=False)
         assert draft is not None  # a submitted copy never meets the one-open-draft rule
         task = await self._store.tasks.create_rerun(
             source,
@@ -49,9 +43,9 @@ class Rerun:
             request_message_id=request_message_id,
             callback_secret=secrets.token_urlsafe(24),
         )
-        if task is None:
-            return t(language, "rerun_already", id=source.rerun_task_id)
-        await self._read_files_again(draft)
+        if task is None:  # another tap got there first
+            again = await self._store.tasks.get(task_id)
+            return t(language, "rerun_already", id=again.rerun_task_id if again else task_id)
         await self._generator.start(task)
         return None
 
@@ -60,23 +54,26 @@ class Rerun:
         source = await self._own(task_id, key)
         if source is None:
             return t(language, "not_your_video")
+        draft = await self._copy(source, open_=True)
+        if draft is None:
+            return t(language, "edit_draft_open")
+        await self._drafts.refresh_summary(draft.id, anew=True)
+        return None
+
+    async def _copy(self, source: Task, *, open_: bool) -> Draft | None:
+        """A new draft with the source's files, prompt and options, its files read again."""
         draft = await self._store.drafts.clone(
             source.draft_id,
             prompt=source.prompt,
             options=source.options,
             language=source.language,
-            open_=True,
+            open_=open_,
         )
-        if draft is None:
-            return t(language, "edit_draft_open")
-        await self._read_files_again(draft)
-        await self._drafts.refresh_summary(draft.id, anew=True)
-        return None
+        if draft is not None:
+            for ref in await self._store.drafts.references(draft.id):
+                self._drafts.start_processing(draft.key, draft.language, ref)
+        return draft
 
     async def _own(self, task_id: int, key: ChatKey) -> Task | None:
         task = await self._store.tasks.get(task_id)
         return task if task is not None and task.key == key else None
-
-    async def _read_files_again(self, draft: Draft) -> None:
-        for ref in await self._store.drafts.references(draft.id):
-            self._drafts.start_processing(draft.key, draft.language, ref)
