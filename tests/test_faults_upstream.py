@@ -229,6 +229,7 @@ async def test_a_task_that_never_finishes_is_given_up_at_the_deadline(
     evolink.set_progress(submission.task_id, 10)  # running, and it stays so
     message = await bot.reply_to(CHAT, text_contains=GIVEN_UP, timeout=10)
     assert message.method == "sendMessage" and "0 minutes" not in message.text
+    await settle()  # the delivery is recorded once the status message points at the news
     tasks, _ = await records(bot)
     assert tasks[0].status is TaskStatus.FAILED and tasks[0].error_code == "deadline"
     assert tasks[0].delivery is Delivery.DELIVERED
