@@ -39,7 +39,7 @@ from bot.submit import Submitter
 from bot.telegram_files import TelegramFiles
 from bot.texts import LANGUAGES, t
 from bot.tracker import TaskTracker
-from bot.update_inbox import DurableUpdateQueue
+from bot.update_inbox import DurableUpdateQueue, GatedGetUpdates
 from bot.update_order import PerChatUpdateProcessor
 from bot.upstream import Upstream
 from storage import Store, database_at
@@ -326,6 +326,7 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> BotApp
     from handlers import register  # handlers depend on bot.app's types, so import late
 
     metrics = Metrics()
+    updates = DurableUpdateQueue()
 
     application: BotApplication = (
         ApplicationBuilder()
@@ -334,7 +335,8 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> BotApp
         .base_file_url(settings.telegram_file_base_url)
         .local_mode(settings.telegram_local_mode)
         .context_types(CONTEXT_TYPES)
-        .update_queue(DurableUpdateQueue())
+        .update_queue(updates)
+        .get_updates_request(GatedGetUpdates(updates.durable, connection_pool_size=1))
         .concurrent_updates(PerChatUpdateProcessor())
         .rate_limiter(CountingRateLimiter(metrics, max_retries=3))
         .media_write_timeout(300)
@@ -345,10 +347,9 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> BotApp
     )
     services = build_services(settings, application, clock=clock, metrics=metrics)
     application.bot_data.services = services
-    queue, processor = application.update_queue, application.update_processor
-    assert isinstance(queue, DurableUpdateQueue)
+    processor = application.update_processor
     assert isinstance(processor, PerChatUpdateProcessor)
-    queue.inbox = services.store.inbox
-    processor.on_handled = services.store.inbox.done
+    updates.inbox = services.store.inbox
+    processor.on_handled = updates.handled
     register(application)
     return application

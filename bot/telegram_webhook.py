@@ -19,6 +19,8 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
 
+from bot.update_inbox import DurableUpdateQueue
+
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
@@ -80,7 +82,9 @@ def webhook_route(
 
 
 def enqueue_into(application: Application[Any, Any, Any, Any, Any, Any]) -> OnUpdate:
-    """An `on_update` that puts the update in a python-telegram-bot Application's queue.
+    """An `on_update` that puts the update in a python-telegram-bot Application's queue, and
+    returns once it is written to the inbox when the queue keeps one: the 200 that follows tells
+    Telegram to forget it.
 
     The pattern of python-telegram-bot's custom webhook examples. An update PTB cannot parse is
     logged and dropped (answered 200), as polling would: refusing it would make Telegram send it
@@ -93,6 +97,10 @@ def enqueue_into(application: Application[Any, Any, Any, Any, Any, Any]) -> OnUp
         except Exception:
             log.exception("webhook: update %s could not be parsed; dropped", data.get("update_id"))
             return
-        await application.update_queue.put(update)
+        queue = application.update_queue
+        if isinstance(queue, DurableUpdateQueue):
+            await queue.put_durably(update)
+        else:
+            await queue.put(update)
 
     return on_update

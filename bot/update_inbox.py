@@ -1,30 +1,99 @@
-"""Every update is written to the inbox before Telegram can consider it delivered.
+"""Every update is in the inbox before Telegram can consider it delivered.
 
-Long polling confirms a batch with the next getUpdates, and a webhook's 200 confirms its update;
-python-telegram-bot calls `update_queue.put` for each update before either happens. So this
-queue writes the update first: from then on a crash cannot lose it, and the next start replays
-it (see `PerChatUpdateProcessor`, which marks it handled).
+Long polling confirms a batch of updates with the next getUpdates, and a webhook's 200 confirms
+its update. So the updates are written to the inbox table in batches (one transaction for a
+whole getUpdates batch, and for the handled ones to forget), the next getUpdates waits until the
+batch is written (`GatedGetUpdates`), and the webhook answers once its update is written. From
+then on a crash cannot lose an update: the next start replays it (`bot.app.post_init`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from telegram import Update
+from telegram.request import HTTPXRequest
 
 from storage.inbox import InboxStore
 
+log = logging.getLogger(__name__)
+
 
 class DurableUpdateQueue(asyncio.Queue[object]):
-    """python-telegram-bot's update queue, persisting each Telegram update as it is put."""
+    """python-telegram-bot's update queue, writing each Telegram update to the inbox."""
 
     def __init__(self) -> None:
         super().__init__()
         self.inbox: InboxStore | None = None  # set once the database exists
+        self._to_keep: dict[int, str] = {}  # put, not yet written
+        self._to_forget: list[int] = []  # handled, their rows to be deleted
+        self._kept: asyncio.Future[None] | None = None  # resolved once `_to_keep` is written
+        self._writing: asyncio.Future[None] | None = None  # the batch being written now
+        self._writer: asyncio.Task[None] | None = None
 
     async def put(self, item: object) -> None:
-        """Write the update to the inbox, then queue it (the queue is unbounded: no wait)."""
+        """Queue the update at once; it is written with the next batch (see `durable`)."""
         if self.inbox is not None and isinstance(item, Update):
-            await self.inbox.put(item.update_id, json.dumps(item.to_dict()))
+            self._to_keep[item.update_id] = json.dumps(item.to_dict())
+            if self._kept is None:
+                self._kept = asyncio.get_running_loop().create_future()
+            self._write_soon()
         self.put_nowait(item)
+
+    async def put_durably(self, item: object) -> None:
+        """Queue the update and return once it is written (a webhook answers 200 after this)."""
+        await self.put(item)
+        await self.durable()
+
+    async def durable(self) -> None:
+        """Wait until every update put so far is in the inbox (or was handled meanwhile)."""
+        waits = [f for f in (self._writing, self._kept) if f is not None]
+        if waits:
+            await asyncio.wait(waits)
+
+    async def handled(self, update_id: int) -> None:
+        """The update was handled: its row goes (it is not written at all if it was not yet)."""
+        if self._to_keep.pop(update_id, None) is None:
+            self._to_forget.append(update_id)
+            self._write_soon()
+
+    def _write_soon(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="inbox-writer")
+
+    async def _write(self) -> None:
+        assert self.inbox is not None
+        while self._to_keep or self._to_forget or self._kept is not None:
+            keep, forget, done = self._to_keep, self._to_forget, self._kept
+            self._to_keep, self._to_forget, self._kept = {}, [], None
+            self._writing = done
+            try:
+                await self.inbox.record(keep=list(keep.items()), forget=forget)
+            except Exception:
+                # The bot goes on serving; these updates are only in memory now.
+                log.exception("the inbox could not be written (%s updates)", len(keep))
+            finally:
+                self._writing = None
+                if done is not None:
+                    done.set_result(None)
+
+
+class GatedGetUpdates(HTTPXRequest):
+    """The request that long-polls getUpdates, sent only once the inbox holds every update the
+    previous poll returned: asking for later ones is what tells Telegram to forget those."""
+
+    def __init__(self, gate: Callable[[], Awaitable[None]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._gate = gate
+
+    async def do_request(
+        self, url: str, method: str, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        """Wait for the inbox, then send."""
+        if url.endswith("/getUpdates"):
+            await self._gate()
+        return await super().do_request(url, method, *args, **kwargs)

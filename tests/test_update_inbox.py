@@ -1,0 +1,102 @@
+"""The inbox is written in batches, and always before Telegram may forget an update."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+from telegram import Chat, Message, Update, User
+
+from bot.update_inbox import DurableUpdateQueue, GatedGetUpdates
+from storage import Store, database_at
+from storage.inbox import InboxStore
+from tests.conftest import on_both_engines
+
+
+def _update(update_id: int) -> Update:
+    user = User(id=7, first_name="u", is_bot=False)
+    message = Message(
+        message_id=update_id, date=None, chat=Chat(id=7, type="private"), from_user=user
+    )  # type: ignore[arg-type]
+    return Update(update_id=update_id, message=message)
+
+
+class _SlowInbox:
+    """Records what is written, each batch taking a moment (as a commit does)."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[list[int], list[int]]] = []
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def record(self, *, keep: list[tuple[int, str]], forget: list[int]) -> None:
+        await self.release.wait()
+        await asyncio.sleep(0.01)
+        self.batches.append(([update_id for update_id, _ in keep], list(forget)))
+
+
+def _queue() -> tuple[DurableUpdateQueue, _SlowInbox]:
+    queue, inbox = DurableUpdateQueue(), _SlowInbox()
+    queue.inbox = inbox  # type: ignore[assignment]
+    return queue, inbox
+
+
+async def test_a_batch_of_updates_is_written_in_one_go_before_durable_returns() -> None:
+    queue, inbox = _queue()
+    for n in range(1, 101):
+        await queue.put(_update(n))
+    assert queue.qsize() == 100  # queued at once, for handling to start
+    await queue.durable()
+    assert [ids for ids, _ in inbox.batches] == [list(range(1, 101))]
+
+
+async def test_an_update_handled_before_it_was_written_is_never_written() -> None:
+    queue, inbox = _queue()
+    inbox.release.clear()
+    await queue.put(_update(1))
+    await asyncio.sleep(0)  # the writer took update 1 and waits
+    await queue.put(_update(2))
+    await queue.handled(2)  # handled while still in memory: Telegram still has it too
+    await queue.handled(1)  # handled while its row is being written: deleted afterwards
+    inbox.release.set()
+    await queue.durable()
+    await asyncio.sleep(0.05)
+    assert inbox.batches == [([1], []), ([], [1])]
+
+
+async def test_get_updates_waits_for_the_inbox_and_nothing_else_does() -> None:
+    queue, inbox = _queue()
+    inbox.release.clear()
+    await queue.put(_update(1))
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path.rsplit("/", 1)[-1])
+        return httpx.Response(200, json={"ok": True, "result": []})
+
+    request = GatedGetUpdates(queue.durable)
+    request._client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    poll = asyncio.create_task(request.do_request("https://t/bot1:x/getUpdates", "POST"))
+    await request.do_request("https://t/bot1:x/sendMessage", "POST")
+    await asyncio.sleep(0.05)
+    assert sent == ["sendMessage"]  # the poll that would confirm update 1 waits
+    inbox.release.set()
+    await poll
+    assert sent == ["sendMessage", "getUpdates"]
+    assert inbox.batches == [([1], [])]
+
+
+@on_both_engines
+async def test_the_inbox_store_keeps_and_forgets_in_one_transaction(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    store = Store(database_at(database_url, sqlite_path=tmp_path / "db.sqlite3"))
+    await store.open()
+    try:
+        inbox: InboxStore = store.inbox
+        await inbox.record(keep=[(n, f'{{"update_id": {n}}}') for n in range(1, 451)], forget=[])
+        await inbox.record(keep=[], forget=list(range(1, 401)))
+        assert [update_id for update_id, _ in await inbox.pending()] == list(range(401, 451))
+    finally:
+        await store.close()
