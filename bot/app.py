@@ -37,9 +37,10 @@ from bot.settings_menu import SettingsMenu
 from bot.signing import UrlSigner, load_or_create_key
 from bot.submit import Submitter
 from bot.telegram_files import TelegramFiles
+from bot.telegram_requests import BoundedRequest, GatedGetUpdates
 from bot.texts import LANGUAGES, t
 from bot.tracker import TaskTracker
-from bot.update_inbox import DurableUpdateQueue, GatedGetUpdates
+from bot.update_inbox import DurableUpdateQueue
 from bot.update_order import PerChatUpdateProcessor
 from bot.upstream import Upstream
 from storage import Store, database_at
@@ -336,11 +337,10 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> BotApp
         .local_mode(settings.telegram_local_mode)
         .context_types(CONTEXT_TYPES)
         .update_queue(updates)
-        .get_updates_request(GatedGetUpdates(updates.durable, connection_pool_size=1))
+        .get_updates_request(GatedGetUpdates(updates.durable))
+        .request(BoundedRequest())
         .concurrent_updates(PerChatUpdateProcessor())
         .rate_limiter(CountingRateLimiter(metrics, max_retries=3))
-        .media_write_timeout(300)
-        .read_timeout(30)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()

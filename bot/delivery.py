@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
 MAX_REDIRECTS = 3
+# Videos sent at once: each holds one of the bot's few Telegram connections for seconds (while
+# Telegram fetches the URL, or the upload streams), and replies must always find one free.
+VIDEOS_AT_ONCE = 4
 
 # Failure codes where the user must change the input; the others may work on another try.
 USER_FIXABLE = {
@@ -64,6 +67,7 @@ class Deliverer:
         clock: Clock = time.time,
     ) -> None:
         self._bot = bot
+        self._video_slots = asyncio.Semaphore(VIDEOS_AT_ONCE)
         self._store = store
         self._metrics = metrics
         self._messenger = messenger
@@ -145,15 +149,7 @@ class Deliverer:
         # which needs our own copy. With sound, let Telegram fetch the URL (fast, no traffic here).
         if task.options.generate_audio:
             try:
-                message = await self._bot.send_video(
-                    chat_id=task.key.chat_id,
-                    video=url,
-                    caption=caption,
-                    reply_markup=result_keyboard(task),
-                    supports_streaming=True,
-                    message_thread_id=task.key.topic_id or None,
-                    reply_parameters=_reply(task),
-                )
+                message = await self._post_video(task, url, caption)
             except BadRequest as exc:
                 log.info("task %s: Telegram refused the URL (%s); uploading instead", task.id, exc)
             except Forbidden:
@@ -203,16 +199,9 @@ class Deliverer:
                 raise _TooBig(size)
             with video.open("rb") as handle:
                 try:
-                    message = await self._bot.send_video(
-                        chat_id=task.key.chat_id,
-                        # Streamed from disk by httpx, never read whole into memory.
-                        video=InputFile(handle, filename="video.mp4", read_file_handle=False),
-                        caption=caption,
-                        reply_markup=result_keyboard(task),
-                        supports_streaming=True,
-                        message_thread_id=task.key.topic_id or None,
-                        reply_parameters=_reply(task),
-                    )
+                    # Streamed from disk by httpx, never read whole into memory.
+                    upload = InputFile(handle, filename="video.mp4", read_file_handle=False)
+                    message = await self._post_video(task, upload, caption)
                 except Forbidden:
                     return Delivery.FAILED, None, None
                 except NetworkError as exc:
@@ -225,6 +214,19 @@ class Deliverer:
             download.unlink(missing_ok=True)
             if prepared is not None and prepared != download:
                 prepared.unlink(missing_ok=True)
+
+    async def _post_video(self, task: Task, video: str | InputFile, caption: str) -> Message:
+        """sendVideo as a reply to the request, with the buttons to make it again."""
+        async with self._video_slots:
+            return await self._bot.send_video(
+                chat_id=task.key.chat_id,
+                video=video,
+                caption=caption,
+                reply_markup=result_keyboard(task),
+                supports_streaming=True,
+                message_thread_id=task.key.topic_id or None,
+                reply_parameters=_reply(task),
+            )
 
     async def _download(self, url: str, dest: Path) -> None:
         target = httpx.URL(url)

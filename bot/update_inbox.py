@@ -2,9 +2,10 @@
 
 Long polling confirms a batch of updates with the next getUpdates, and a webhook's 200 confirms
 its update. So the updates are written to the inbox table in batches (one transaction for a
-whole getUpdates batch, and for the handled ones to forget), the next getUpdates waits until the
-batch is written (`GatedGetUpdates`), and the webhook answers once its update is written. From
-then on a crash cannot lose an update: the next start replays it (`bot.app.post_init`).
+whole getUpdates batch, and for the handled ones to forget); the next getUpdates waits until the
+batch is written (`bot.telegram_requests.GatedGetUpdates`), and a webhook answers once its
+update is. From then on a crash cannot lose an update: the next start replays it
+(`bot.app.post_init`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from telegram import Update
-from telegram.request import HTTPXRequest
 
 from storage.inbox import InboxStore
 
@@ -80,20 +78,3 @@ class DurableUpdateQueue(asyncio.Queue[object]):
                 self._writing = None
                 if done is not None:
                     done.set_result(None)
-
-
-class GatedGetUpdates(HTTPXRequest):
-    """The request that long-polls getUpdates, sent only once the inbox holds every update the
-    previous poll returned: asking for later ones is what tells Telegram to forget those."""
-
-    def __init__(self, gate: Callable[[], Awaitable[None]], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._gate = gate
-
-    async def do_request(
-        self, url: str, method: str, *args: Any, **kwargs: Any
-    ) -> tuple[int, bytes]:
-        """Wait for the inbox, then send."""
-        if url.endswith("/getUpdates"):
-            await self._gate()
-        return await super().do_request(url, method, *args, **kwargs)

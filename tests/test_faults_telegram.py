@@ -4,11 +4,10 @@ twice or lost without a word."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import pytest
-from telegram.ext import ApplicationBuilder
 
+from bot import telegram_requests
 from storage.models import Delivery, TaskStatus
 from tests.conftest import MakeBot
 from tests.fakes.evolink import FakeEvolink
@@ -33,12 +32,7 @@ READ_TIMEOUT = 1.0
 @pytest.fixture
 def short_telegram_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bot waits READ_TIMEOUT seconds for Telegram's answers instead of 30."""
-    original = ApplicationBuilder.read_timeout
-
-    def read_timeout(self: Any, value: float | None) -> Any:
-        return original(self, READ_TIMEOUT)
-
-    monkeypatch.setattr(ApplicationBuilder, "read_timeout", read_timeout)
+    monkeypatch.setattr(telegram_requests, "READ_TIMEOUT", READ_TIMEOUT)
 
 
 async def _delivery(bot_data: BotRecords) -> Delivery:

@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 from telegram import Chat, Message, Update, User
 
-from bot.update_inbox import DurableUpdateQueue, GatedGetUpdates
+from bot.telegram_requests import GatedGetUpdates
+from bot.update_inbox import DurableUpdateQueue
 from storage import Store, database_at
 from storage.inbox import InboxStore
 from tests.conftest import on_both_engines
