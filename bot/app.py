@@ -24,6 +24,7 @@ from bot.history import HistoryService
 from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
 from bot.janitor import Janitor
 from bot.media.jobs import MediaJobs
+from bot.media.pool import MediaPool
 from bot.messenger import Messenger
 from bot.metrics import CountingRateLimiter, Metrics
 from bot.references import ReferenceProcessor
@@ -61,12 +62,14 @@ class Services:
     history: HistoryService
     settings_menu: SettingsMenu
     tracker: TaskTracker
+    media: MediaJobs
     host: MediaHost | None = None
 
     async def start(self) -> None:
         """Open the database and pick up whatever a previous run left unfinished."""
         for directory in (self.settings.media_dir, self.settings.tmp_dir):
             directory.mkdir(parents=True, exist_ok=True)
+        self.media.start()  # the workers warm up while the rest starts
         await self.store.open()
         prepare = getattr(self.host, "prepare", None)  # e.g. S3: the expiry rule of the bucket
         if prepare is not None:
@@ -101,6 +104,7 @@ class Services:
         """Stop background work and release connections; in-flight tasks resume on restart."""
         await self.tracker.stop()
         await self.background.close()
+        await self.media.close()  # after the work that uses it: its jobs end with it
         await self.http.aclose()
         await self.store.close()
 
@@ -161,11 +165,20 @@ def build_services(
         local_mode=settings.telegram_local_mode,
         max_bytes=None if settings.telegram_local_mode else limits.TELEGRAM_DOWNLOAD_MAX_BYTES,
     )
+    media = MediaJobs(
+        MediaPool(
+            size=settings.media_workers,
+            memory_mb=settings.media_worker_memory_mb,
+            cpu_seconds=settings.media_worker_cpu_seconds,
+            timeout_seconds=settings.media_timeout_seconds,
+            max_jobs=settings.media_worker_max_jobs,
+        )
+    )
     processor = ReferenceProcessor(
         drafts=store.drafts,
         files=files,
         host=host,
-        jobs=MediaJobs(timeout_seconds=settings.media_timeout_seconds),
+        jobs=media,
         metrics=metrics,
         media_dir=settings.media_dir,
         tmp_dir=settings.tmp_dir,
@@ -182,6 +195,7 @@ def build_services(
         bot=bot,
         store=store,
         messenger=messenger,
+        media=media,
         http=http,
         tmp_dir=settings.tmp_dir,
         metrics=metrics,
@@ -238,6 +252,7 @@ def build_services(
         history=HistoryService(store=store, bot=bot),
         settings_menu=SettingsMenu(store=store, defaults=Options()),
         tracker=tracker,
+        media=media,
         host=host,
     )
 

@@ -30,6 +30,16 @@ MAX_COUNT = {"image": limits.MAX_IMAGES, "video": limits.MAX_VIDEOS, "audio": li
 SECONDS_BUDGET = {"video": limits.VIDEO_TOTAL_SECONDS, "audio": limits.AUDIO_TOTAL_SECONDS}
 MIN_SECONDS = {"video": limits.VIDEO_MIN_SECONDS, "audio": limits.AUDIO_MIN_SECONDS}
 
+# A file whose processing was started this often without an outcome (the bot stopped each time)
+# is refused rather than tried again: it may be what stopped the bot. One restart in the middle
+# of a normal file (a deploy) is forgiven.
+MAX_ATTEMPTS = 2
+
+# Refusals from identifying a document that say more than "not a media file I can read".
+_IDENTIFY_SPEAKS_FOR_ITSELF = frozenset(
+    {"unsupported_format", "damaged_picture", "animation_unsupported", "unprocessable"}
+)
+
 
 class ReferenceProcessor:
     """Downloads, checks, fixes and hosts one reference; the outcome is written to the store."""
@@ -58,10 +68,14 @@ class ReferenceProcessor:
         # decided in the order the user sent the files.
         self._draft_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    async def prepare(self, ref: Reference) -> Reference:
-        """Download, check, normalise and host `ref`; returns it as it now stands."""
+    async def prepare(self, ref: Reference, *, owner: int) -> Reference:
+        """Download, check, normalise and host `ref`; returns it as it now stands.
+
+        ``owner`` is the user who sent it: their files take turns with everyone else's for the
+        media workers.
+        """
         async with self._draft_locks[ref.draft_id]:
-            ready = await self._check(ref)
+            ready = await self._check(ref, owner)
         if ready is None:
             return await self._reference(ref.id)
         try:
@@ -71,7 +85,11 @@ class ReferenceProcessor:
             log.warning("reference %s: hosting failed: %s", ref.id, exc)
             return ready
 
-    async def _check(self, ref: Reference) -> Reference | None:
+    def queue_ahead(self, owner: int) -> int | None:
+        """Files from others waiting for a media worker before ``owner``'s next one."""
+        return self._jobs.ahead(owner)
+
+    async def _check(self, ref: Reference, owner: int) -> Reference | None:
         if self._files.too_big(ref.size):
             await self._drafts.mark_rejected(ref.id, "too_big_for_telegram", {"size": ref.size})
             return None
@@ -79,7 +97,8 @@ class ReferenceProcessor:
         download = self._tmp_dir / f"ref{ref.id}-{secrets.token_hex(6)}.part"
         try:
             await self._files.download(ref.telegram_file_id, download)
-            kind = ref.kind if ref.kind != "auto" else await self._identify(download)
+            await self._drafts.mark_started(ref.id)
+            kind = ref.kind if ref.kind != "auto" else await self._identify(download, owner)
             max_seconds = await self._admit(ref, kind)
             dest_dir = self._media_dir / f"d{ref.draft_id}"
             dest_dir.mkdir(parents=True, exist_ok=True)
@@ -89,15 +108,13 @@ class ReferenceProcessor:
                 dest_dir,
                 stem=f"r{ref.id}-{secrets.token_urlsafe(12)}",
                 max_seconds=max_seconds,
+                owner=owner,
             )
         except DownloadError as exc:
             await self._drafts.mark_rejected(ref.id, exc.code, dict(exc.params))
             return None
         except MediaRejected as exc:
             await self._drafts.mark_rejected(ref.id, exc.code, dict(exc.params))
-            return None
-        except TimeoutError:
-            await self._drafts.mark_rejected(ref.id, "timeout", {})
             return None
         except OSError as exc:
             # Most likely a full disk: the user hears it plainly, the owner sees it in the log.
@@ -120,11 +137,13 @@ class ReferenceProcessor:
         )
         return await self._reference(ref.id)
 
-    async def _identify(self, path: Path) -> str:
+    async def _identify(self, path: Path, owner: int) -> str:
         """What a document holds, read from its content."""
         try:
-            return (await self._jobs.probe(path)).kind
-        except MediaRejected:
+            return (await self._jobs.probe(path, owner=owner)).kind
+        except MediaRejected as exc:
+            if exc.code in _IDENTIFY_SPEAKS_FOR_ITSELF:
+                raise
             raise MediaRejected("not_media") from None
 
     async def _admit(self, ref: Reference, kind: str) -> float:

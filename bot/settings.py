@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -82,6 +83,13 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(default=60.0, gt=0)
     album_quiet_seconds: float = Field(default=1.5, ge=0)
     media_timeout_seconds: float = Field(default=180.0, gt=0)
+    # The media worker pool: processes that decode users' files (empty: one per CPU), the
+    # address space and CPU time each may use, and how many files each handles before a fresh
+    # one takes over.
+    media_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    media_worker_memory_mb: int = Field(default=2048, ge=512)
+    media_worker_cpu_seconds: float = Field(default=300.0, gt=0)
+    media_worker_max_jobs: int = Field(default=200, ge=1)
     cleanup_interval_seconds: float = Field(default=600.0, gt=0)
 
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()

@@ -196,6 +196,14 @@ class DraftStore:
             ),
         )
 
+    async def mark_started(self, ref_id: int) -> None:
+        """Count one more attempt at processing the file, before it starts (so a crash in the
+        middle is on record after the restart)."""
+        await self.db.write(
+            "UPDATE refs SET attempts = attempts + 1, started_at = ? WHERE id = ?",
+            (self.db.clock(), ref_id),
+        )
+
     async def mark_rejected(self, ref_id: int, code: str, params: dict[str, Any]) -> None:
         """Record why the file cannot be used; the rest of the draft is untouched."""
         await self.db.write(
@@ -266,4 +274,6 @@ def _reference(row: aiosqlite.Row) -> Reference:
         changes=json.loads(row["changes"] or "[]"),
         error_code=row["error_code"],
         error_params=json.loads(row["error_params"] or "{}"),
+        attempts=row["attempts"],
+        started_at=row["started_at"],
     )

@@ -137,4 +137,10 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     );
     CREATE UNIQUE INDEX refs_message ON refs (draft_id, message_id);
     """,
+    # 4: how often processing a reference was started, and when last: a file that took the bot
+    # down with it is not tried again after the restart
+    """
+    ALTER TABLE refs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE refs ADD COLUMN started_at REAL;
+    """,
 )

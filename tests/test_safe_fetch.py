@@ -35,6 +35,7 @@ def _deliverer(handler, tmp_path: Path) -> Deliverer:  # type: ignore[no-untyped
         bot=None,  # type: ignore[arg-type]
         store=None,  # type: ignore[arg-type]
         messenger=None,  # type: ignore[arg-type]
+        media=None,  # type: ignore[arg-type]
         http=http,
         tmp_dir=tmp_path,
         metrics=Metrics(),
