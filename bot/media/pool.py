@@ -218,6 +218,7 @@ class MediaPool:
         timeout_seconds: float,
         max_jobs: int,
         env: Mapping[str, str] | None = None,
+        module: str = "bot.media.worker",
     ) -> None:
         if size < 1:
             raise ValueError("a media pool needs at least one worker")
@@ -227,6 +228,7 @@ class MediaPool:
         self._timeout = timeout_seconds
         self._max_jobs = max_jobs
         self._env = worker_env(env)
+        self._module = module  # the worker's entry point (tests add jobs that hang or crash)
         self._queue = FairQueue()
         self._workers: list[_Worker | None] = [None] * size
         self._slots: list[asyncio.Task[None]] = []
@@ -337,7 +339,7 @@ class MediaPool:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bot.media.worker",
+            self._module,
             "--parent",
             str(os.getpid()),
             "--memory-mb",
