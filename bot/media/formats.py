@@ -139,8 +139,10 @@ def audio_label(demuxer: str, codec: str, *, brand: str = "") -> str:
     """``"OGG/Opus"``, ``"M4A/AAC"``; one word when container and codec share a name."""
     container = container_label(demuxer, brand=brand, codec=codec)
     name = codec_label(codec)
-    if name == container or (container == "WAV" and name == "PCM"):
+    if container == "WAV" and name == "PCM":
         return container
+    if name.startswith(container):
+        return name  # "MP3", "FLAC", "AMR", "AMR-WB"
     return f"{container}/{name}"
 
 
@@ -169,3 +171,25 @@ _PICTURE_LABELS: Final = {"WEBP": "WebP", "HEIF": "HEIC", "MPO": "JPEG"}
 def picture_label(pillow_format: str) -> str:
     """A Pillow format name as users know it: ``"WEBP"`` -> ``"WebP"``, ``"HEIF"`` -> ``"HEIC"``."""
     return _PICTURE_LABELS.get(pillow_format, pillow_format)
+
+
+# The first bytes of picture files, for naming a file no decoder could open at all.
+_PICTURE_SIGNATURES: Final = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"\xff\x0a", "JPEG XL"),
+)
+
+
+def sniff_picture(head: bytes) -> str | None:
+    """The picture format a file's first 32 bytes announce (None: not a picture's)."""
+    if head[4:8] == b"ftyp" and head[8:12].decode("latin-1").lower() in PICTURE_BRANDS:
+        return container_label(MOV_DEMUXER, brand=head[8:12].decode("latin-1"))
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _PICTURE_SIGNATURES if head.startswith(magic)), None)

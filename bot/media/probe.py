@@ -29,6 +29,7 @@ from bot.media.formats import (
     container_label,
     is_picture_demuxer,
     picture_label,
+    sniff_picture,
 )
 from bot.media.pillow_formats import OPEN_FORMATS
 from bot.media.results import MediaRejected, Probe
@@ -81,6 +82,10 @@ def probe(path: Path) -> Probe:
         with av.open(str(path), "r") as container:
             return _probe_container(container, size)
     except av.FFmpegError as exc:
+        with path.open("rb") as head:
+            picture = sniff_picture(head.read(32))
+        if picture is not None:  # a picture's header, and nothing could read past it
+            raise MediaRejected("damaged_picture", format=picture) from exc
         raise MediaRejected("corrupt", reason="unreadable") from exc
 
 
