@@ -194,3 +194,23 @@ async def test_a_local_bot_api_server_lifts_the_20_mb_limit(
     audio = submission.references[1]
     assert audio.kind == "audio"
     assert audio.duration is not None and audio.duration <= 15
+
+
+async def test_photos_converted_side_by_side_are_still_counted_in_the_order_sent(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot(media_workers=2)
+    with telegram.held():  # eleven photos at once, as an album arrives
+        for n in range(11):
+            telegram.send_photo(
+                ALICE, ALICE, image_bytes(640 + n, 640), media_group_id="eleven", caption=None
+            )
+    refusals = []
+    for nth in ("10th", "11th"):
+        refusals.append(await bot.reply_to(ALICE, text_contains=f"The {nth} photo", timeout=60))
+    assert all("at most 9 images" in r.text for r in refusals)
+    await bot.reply_to(ALICE, text_contains="image 8, image 9\n", timeout=60)
+    telegram.send_text(ALICE, ALICE, "a tide pool")
+    telegram.send_text(ALICE, ALICE, "/generate")
+    submission = await evolink.wait_for_submission(timeout=30)
+    assert [r.width for r in submission.references] == [640 + n for n in range(9)]
