@@ -48,7 +48,7 @@ def write_video(
         vs = out.add_stream(codec, rate=fps)
         vs.width, vs.height = width, height
         vs.pix_fmt = "yuv420p"
-        vs.options = {"preset": "ultrafast"} if codec == "libx264" else {}
+        vs.options = {"preset": "ultrafast"} if codec in ("libx264", "libx265") else {}
         as_ = None
         if audio:
             as_ = out.add_stream("aac", rate=44100)
