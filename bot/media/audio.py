@@ -41,7 +41,8 @@ from bot.limits import (
 from bot.media.files import atomic_copy, check_stem, partial_path
 from bot.media.formats import audio_label, codec_label, container_label, seconds_param
 from bot.media.probe import TRIM_NOTICE_SECONDS, probe
-from bot.media.results import Change, MediaRejected, require
+from bot.media.results import Change, MediaRejected, budget_limit, require
+from bot.media.sound_out import CappedSound
 
 __all__ = ["AudioResult", "normalise_audio"]
 
@@ -82,14 +83,13 @@ def normalise_audio(
     track is extracted. Raises MediaRejected when no usable audio can be made.
     """
     check_stem(stem)
-    limit = min(max_seconds, AUDIO_MAX_SECONDS)
-    if limit < AUDIO_MIN_SECONDS:
-        raise MediaRejected(
-            "no_budget",
-            kind="audio",
-            seconds=seconds_param(max(0.0, limit)),
-            total=AUDIO_TOTAL_SECONDS,
-        )
+    limit = budget_limit(
+        "audio",
+        max_seconds,
+        longest=AUDIO_MAX_SECONDS,
+        shortest=AUDIO_MIN_SECONDS,
+        total=AUDIO_TOTAL_SECONDS,
+    )
     info = probe(src)
     if not info.has_audio:
         raise MediaRejected("no_audio_stream")
@@ -225,55 +225,17 @@ def _transcode(container: InputContainer, stream: AudioStream, dest: Path, limit
     return seconds
 
 
-class _Mp3Out:
+class _Mp3Out(CappedSound):
     """Resamples to 44.1 kHz and encodes with LAME, stopping at the sample budget."""
 
     def __init__(self, out: OutputContainer, *, mono: bool, limit: float) -> None:
-        self._layout = "mono" if mono else "stereo"
-        self._out = out
-        self._encoder = out.add_stream("libmp3lame", rate=_SAMPLE_RATE)
-        self._encoder.layout = self._layout
-        self._encoder.format = "fltp"
-        self._encoder.bit_rate = _MONO_BITRATE if mono else _STEREO_BITRATE
-        self._resampler = av.AudioResampler(format="fltp", layout=self._layout, rate=_SAMPLE_RATE)
-        self._fifo = av.AudioFifo()
-        self._cap = (math.floor(limit * _SAMPLE_RATE / _MP3_FRAME) - 1) * _MP3_FRAME
-        self._written = 0
-        self.done = False
-
-    @property
-    def seconds(self) -> float:
-        return self._written / _SAMPLE_RATE
-
-    def feed(self, frames: list[av.AudioFrame]) -> None:
-        for frame in frames:
-            for resampled in self._resampler.resample(frame):
-                self._queue(resampled)
-
-    def finish(self) -> None:
-        for resampled in self._resampler.resample(None):
-            self._queue(resampled)
-        self._emit(final=True)
-        self._out.mux(self._encoder.encode(None))
-
-    def _queue(self, frame: av.AudioFrame) -> None:
-        frame.pts = None  # positions are counted here; the fifo would check continuity
-        self._fifo.write(frame)
-        self._emit(final=False)
-
-    def _emit(self, *, final: bool) -> None:
-        while not self.done:
-            room = self._cap - self._written
-            if room <= 0:
-                self.done = True
-                return
-            frame = self._fifo.read(min(_CHUNK, room), partial=final)
-            if frame is None:
-                return
-            frame.pts = self._written
-            frame.time_base = Fraction(1, _SAMPLE_RATE)
-            self._out.mux(self._encoder.encode(frame))
-            self._written += frame.samples
+        layout = "mono" if mono else "stereo"
+        encoder = out.add_stream("libmp3lame", rate=_SAMPLE_RATE)
+        encoder.layout = layout
+        encoder.format = "fltp"
+        encoder.bit_rate = _MONO_BITRATE if mono else _STEREO_BITRATE
+        cap = (math.floor(limit * _SAMPLE_RATE / _MP3_FRAME) - 1) * _MP3_FRAME
+        super().__init__(out, encoder, layout=layout, rate=_SAMPLE_RATE, chunk=_CHUNK, cap=cap)
 
 
 def _result(path: Path, changes: tuple[Change, ...], limit: float, seconds: float) -> AudioResult:

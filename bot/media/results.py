@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot.media.formats import seconds_param
+
 
 @dataclass(frozen=True)
 class Probe:
@@ -95,3 +97,16 @@ def require(condition: bool, what: str) -> None:
     """Check one promise about a normaliser's output; OutputCheckFailed naming it if broken."""
     if not condition:
         raise OutputCheckFailed(what)
+
+
+def budget_limit(
+    kind: str, max_seconds: float, *, longest: float, shortest: float, total: float
+) -> float:
+    """How long a clip or sound may be: what the draft has left (``max_seconds``), at most
+    ``longest``; MediaRejected("no_budget") when that is under ``shortest``."""
+    limit = min(max_seconds, longest)
+    if limit < shortest:
+        raise MediaRejected(
+            "no_budget", kind=kind, seconds=seconds_param(max(0.0, limit)), total=total
+        )
+    return limit

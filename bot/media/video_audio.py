@@ -20,6 +20,7 @@ from av.packet import Packet
 from av.video.stream import VideoStream
 
 from bot.media.formats import is_picture_demuxer
+from bot.media.mp4 import open_mp4
 from bot.media.results import MediaRejected
 
 __all__ = ["SAMPLE_RATE", "add_silent_audio", "ensure_audio_track", "has_audio_stream"]
@@ -88,9 +89,7 @@ def _remux_with_silence(src: Path, dest: Path) -> None:
         time_base = video_in.time_base
         if time_base is None:
             raise MediaRejected("corrupt", reason="unreadable")
-        with av.open(
-            str(dest), "w", format="mp4", container_options={"movflags": "+faststart"}
-        ) as out:
+        with open_mp4(dest) as out:
             try:
                 video_out = out.add_stream_from_template(video_in)
             except ValueError as exc:  # the MP4 muxer cannot carry this codec

@@ -89,29 +89,15 @@ def answer_for(job: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         return run(job), False
     except MemoryError:
         # The heap may be in any state now: answer, then leave for a fresh worker.
-        params = {"reason": "memory"}
-        return {
-            "ok": False,
-            "code": "unprocessable",
-            "params": params,
-            "detail": "MemoryError",
-        }, True
+        return _unprocessable("memory", "MemoryError"), True
     except OutputCheckFailed as exc:
-        detail = f"output check failed: {exc}"
-        return {
-            "ok": False,
-            "code": "unprocessable",
-            "params": {"reason": "check"},
-            "detail": detail,
-        }, False
+        return _unprocessable("check", f"output check failed: {exc}"), False
     except Exception:
-        detail = traceback.format_exc(limit=8)
-        return {
-            "ok": False,
-            "code": "unprocessable",
-            "params": {"reason": "crashed"},
-            "detail": detail,
-        }, False
+        return _unprocessable("crashed", traceback.format_exc(limit=8)), False
+
+
+def _unprocessable(reason: str, detail: str) -> dict[str, Any]:
+    return {"ok": False, "code": "unprocessable", "params": {"reason": reason}, "detail": detail}
 
 
 def _die_with(parent: int) -> None:

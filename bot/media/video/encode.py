@@ -24,6 +24,7 @@ from av.video.stream import VideoStream
 from bot.limits import VIDEO_MAX_BYTES, VIDEO_MIN_SECONDS
 from bot.media.files import partial_path
 from bot.media.formats import seconds_param
+from bot.media.mp4 import open_mp4
 from bot.media.probe import main_video_stream
 from bot.media.results import MediaRejected
 from bot.media.video.geometry import Plan, rotation_filters
@@ -97,12 +98,7 @@ class _Pass:
 def _encode(src: Path, dest: Path, plan: Plan, rate: Fraction, limit: float, maxrate: int) -> _Pass:
     """Decode ``src`` once, stream it through the filters and encoders into ``dest``."""
     try:
-        with (
-            av.open(str(src), "r") as source,
-            av.open(
-                str(dest), "w", format="mp4", container_options={"movflags": "+faststart"}
-            ) as out,
-        ):
+        with av.open(str(src), "r") as source, open_mp4(dest) as out:
             return _pump(source, out, plan, rate, limit, maxrate)
     except av.FFmpegError as exc:
         raise MediaRejected("corrupt", reason="undecodable") from exc

@@ -57,12 +57,20 @@ def within_video_limits(
 def compliant(info: Probe, source: Source, limit: float) -> bool:
     """Whether the file may go upstream as it is: MP4/H.264 yuv420p, upright, within limits."""
     return (
-        info.container == MOV_DEMUXER
-        and info.video_codec == "h264"
+        _mp4_h264_upright(info)
         and source.pix_fmt == "yuv420p"
         and source.sample_aspect == 1
-        and info.rotation == 0
-        and info.width is not None
+        and _probed_within(info, limit)
+    )
+
+
+def _mp4_h264_upright(info: Probe) -> bool:
+    return info.container == MOV_DEMUXER and info.video_codec == "h264" and info.rotation == 0
+
+
+def _probed_within(info: Probe, limit: float) -> bool:
+    return (
+        info.width is not None
         and info.height is not None
         and info.fps is not None
         and info.duration is not None
@@ -94,20 +102,8 @@ def checked_output(path: Path, limit: float) -> Output:
     out = probe(path)
     name = path.name
     require(out.kind == "video", f"{name}: not a video ({out.kind})")
-    require(out.container == MOV_DEMUXER, f"{name}: container {out.container}")
-    require(out.video_codec == "h264", f"{name}: codec {out.video_codec}")
-    require(out.rotation == 0, f"{name}: rotation {out.rotation}")
+    require(_mp4_h264_upright(out), f"{name}: {out.container} {out.video_codec} {out.rotation}°")
+    require(_probed_within(out, limit), f"{name}: {out} outside the limits (budget {limit} s)")
     if out.width is None or out.height is None or out.fps is None or out.duration is None:
         raise OutputCheckFailed(f"{name}: size, rate or length unreadable ({out})")
-    require(
-        within_video_limits(
-            out.width,
-            out.height,
-            fps=out.fps,
-            duration=out.duration,
-            size=out.size,
-            max_seconds=limit,
-        ),
-        f"{name}: {out} outside the limits (budget {limit} s)",
-    )
     return Output(out.width, out.height, out.fps, out.duration, out.size, out.has_audio)

@@ -8,7 +8,7 @@ The steps live in their own modules: :mod:`.source` (what the clip is made of), 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Final
@@ -17,7 +17,7 @@ from bot.limits import VIDEO_MAX_BYTES, VIDEO_MAX_SECONDS, VIDEO_MIN_SECONDS, VI
 from bot.media.files import atomic_copy, check_stem
 from bot.media.formats import MOV_DEMUXER, codec_label, container_label, dims, seconds_param
 from bot.media.probe import MAX_DECODE_PIXELS, MAX_DECODE_SIDE, TRIM_NOTICE_SECONDS, probe
-from bot.media.results import Change, MediaRejected, Probe
+from bot.media.results import Change, MediaRejected, Probe, budget_limit
 from bot.media.video.encode import encode_to_fit
 from bot.media.video.geometry import Plan, plan_for_source
 from bot.media.video.limits import checked_output, compliant
@@ -54,14 +54,13 @@ def normalise_video(
     as the package docstring describes. Raises MediaRejected when no usable clip can be made.
     """
     check_stem(stem)
-    limit = min(max_seconds, VIDEO_MAX_SECONDS)
-    if limit < VIDEO_MIN_SECONDS:
-        raise MediaRejected(
-            "no_budget",
-            kind="video",
-            seconds=seconds_param(max(0.0, limit)),
-            total=VIDEO_TOTAL_SECONDS,
-        )
+    limit = budget_limit(
+        "video",
+        max_seconds,
+        longest=VIDEO_MAX_SECONDS,
+        shortest=VIDEO_MIN_SECONDS,
+        total=VIDEO_TOTAL_SECONDS,
+    )
     info = probe(src)
     if info.kind != "video":
         raise MediaRejected("not_a_video", kind=info.kind)
@@ -143,14 +142,4 @@ def _planned_changes(info: Probe, source: Source, plan: Plan, rate: Fraction) ->
 def _result(path: Path, changes: tuple[Change, ...], limit: float) -> VideoResult:
     """Re-probe the output, check it against every limit, and describe it."""
     out = checked_output(path, limit)
-    return VideoResult(
-        path=path,
-        width=out.width,
-        height=out.height,
-        duration=out.duration,
-        fps=out.fps,
-        size=out.size,
-        has_audio=out.has_audio,
-        mime_type=MIME_TYPE,
-        changes=changes,
-    )
+    return VideoResult(path=path, mime_type=MIME_TYPE, changes=changes, **asdict(out))

@@ -10,6 +10,7 @@ from av.audio.stream import AudioStream
 from av.video.stream import VideoStream
 
 from bot.media.files import partial_path
+from bot.media.mp4 import open_mp4
 from bot.media.probe import main_video_stream
 
 
@@ -20,12 +21,7 @@ def remux_without_metadata(src: Path, dest: Path) -> bool:
     """
     tmp = partial_path(dest)
     try:
-        with (
-            av.open(str(src), "r") as source,
-            av.open(
-                str(tmp), "w", format="mp4", container_options={"movflags": "+faststart"}
-            ) as out,
-        ):
+        with av.open(str(src), "r") as source, open_mp4(tmp) as out:
             video = main_video_stream(source)
             if video is None:
                 return False

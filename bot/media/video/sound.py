@@ -15,6 +15,8 @@ import av
 from av.audio.stream import AudioStream
 from av.container import OutputContainer
 
+from bot.media.sound_out import CappedSound
+
 AAC_BITRATE: Final = 128_000
 _AAC_RATES: Final = frozenset(
     {8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000}
@@ -23,7 +25,7 @@ _AAC_DEFAULT_RATE: Final = 48_000
 _AUDIO_CHUNK: Final = 1024  # samples per frame handed to the encoder: one AAC frame
 
 
-class AudioOut:
+class AudioOut(CappedSound):
     """Re-encodes one sound track to AAC, aligned with the video's origin, capped at ``limit``."""
 
     def __init__(
@@ -31,40 +33,24 @@ class AudioOut:
     ) -> None:
         ctx = stream.codec_context
         rate = ctx.sample_rate if ctx.sample_rate in _AAC_RATES else _AAC_DEFAULT_RATE
-        self._layout = "mono" if ctx.channels == 1 else "stereo"
-        self._rate = rate
-        self._out = out
-        self._encoder = out.add_stream("aac", rate=rate)
-        self._encoder.layout = self._layout
-        self._encoder.bit_rate = AAC_BITRATE
-        self._resampler = av.AudioResampler(format="fltp", layout=self._layout, rate=rate)
-        self._fifo = av.AudioFifo()
+        layout = "mono" if ctx.channels == 1 else "stereo"
+        encoder = out.add_stream("aac", rate=rate)
+        encoder.layout = layout
+        encoder.bit_rate = AAC_BITRATE
         # Whole AAC frames only, so the track cannot end a fraction of a frame past the limit.
-        self._cap = math.floor(limit * rate / _AUDIO_CHUNK) * _AUDIO_CHUNK
+        cap = math.floor(limit * rate / _AUDIO_CHUNK) * _AUDIO_CHUNK
+        super().__init__(out, encoder, layout=layout, rate=rate, chunk=_AUDIO_CHUNK, cap=cap)
         self._origin = origin  # seconds; the video's first instant
         self._aligned = False
         self._skip = 0
-        self._written = 0
-        self.done = False
-
-    @property
-    def seconds(self) -> float:
-        return self._written / self._rate
 
     def feed(self, frames: list[av.AudioFrame]) -> None:
         for frame in frames:
             if not self._aligned and frame.pts is not None and frame.time_base is not None:
                 self._align(frame.pts * frame.time_base - self._origin)
-            for resampled in self._resampler.resample(frame):
-                self._queue(resampled)
+            super().feed([frame])
             if self.done:
                 return
-
-    def finish(self) -> None:
-        for resampled in self._resampler.resample(None):
-            self._queue(resampled)
-        self._emit(final=True)
-        self._out.mux(self._encoder.encode(None))
 
     def _align(self, offset: Fraction) -> None:
         """Start the track at the video's origin: pad a late start, cut an early one."""
@@ -87,18 +73,3 @@ class AudioOut:
             dropped = self._fifo.read(min(self._skip, self._fifo.samples))
             self._skip -= dropped.samples if dropped is not None else 0
         self._emit(final=False)
-
-    def _emit(self, *, final: bool) -> None:
-        while not self.done:
-            room = self._cap - self._written
-            if room <= 0:
-                self.done = True
-                return
-            wanted = min(_AUDIO_CHUNK, room)
-            frame = self._fifo.read(wanted, partial=final)
-            if frame is None:
-                return
-            frame.pts = self._written
-            frame.time_base = Fraction(1, self._rate)
-            self._out.mux(self._encoder.encode(frame))
-            self._written += frame.samples
