@@ -28,6 +28,8 @@ BENCHMARKS: dict[str, list[str]] = {
     "idle": [sys.executable, "-m", "bench.idle"],
     "throughput": [sys.executable, "-m", "bench.throughput"],
     "load": [sys.executable, str(BENCH / "load.py")],
+    "load-process": [sys.executable, str(BENCH / "load.py"), "--bot-process"],
+    "burst": [sys.executable, "-m", "bench.burst"],
 }
 TITLES = {
     "media": "Media normalisers vs bare transforms (`python bench/media.py`)",
@@ -35,6 +37,11 @@ TITLES = {
     "idle": "1,000 tasks in flight (`python -m bench.idle`)",
     "throughput": "Text-update throughput (`python -m bench.throughput`)",
     "load": "50 users and 3 groups at once (`python bench/load.py`)",
+    "load-process": (
+        "The same load, the bot as its own process: its memory (`python bench/load.py "
+        "--bot-process`)"
+    ),
+    "burst": "A burst of heavy media from 26 users at once (`python -m bench.burst`)",
 }
 
 
