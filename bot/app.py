@@ -172,8 +172,11 @@ def build_services(
             cpu_seconds=settings.media_worker_cpu_seconds,
             timeout_seconds=settings.media_timeout_seconds,
             max_jobs=settings.media_worker_max_jobs,
-        )
+        ),
+        on_unprocessable=lambda reason: metrics.media_unprocessable.labels(reason=reason).inc(),
     )
+    metrics.media_waiting.set_function(lambda: media.waiting)
+    metrics.media_busy.set_function(lambda: media.busy)
     processor = ReferenceProcessor(
         drafts=store.drafts,
         files=files,

@@ -8,6 +8,7 @@ Nothing here imports PyAV or Pillow; every file a user sends is decoded in a
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,24 @@ class MediaJobs:
     """Probe and normalise files, and give results a sound track, in the pool's workers.
 
     ``owner`` (the user the file came from) decides the file's turn in the pool's fair queue.
+    ``on_unprocessable`` hears the reason of each file refused for stopping its worker.
     """
 
-    def __init__(self, pool: MediaPool) -> None:
+    def __init__(
+        self, pool: MediaPool, *, on_unprocessable: Callable[[str], None] | None = None
+    ) -> None:
         self._pool = pool
+        self._on_unprocessable = on_unprocessable
+
+    @property
+    def waiting(self) -> int:
+        """Files queued for a free worker."""
+        return self._pool.waiting
+
+    @property
+    def busy(self) -> int:
+        """Workers working on a file."""
+        return self._pool.busy
 
     def start(self) -> None:
         """Start the workers (in the background: the first job waits for them if need be)."""
@@ -88,11 +103,13 @@ class MediaJobs:
             answer = await self._pool.run(job, owner=owner)
         except WorkerLost as exc:
             log.warning("media job %s on %s: worker lost (%s)", job["kind"], job["src"], exc.reason)
-            raise MediaRejected("unprocessable", reason=exc.reason) from None
+            answer = {"ok": False, "code": "unprocessable", "params": {"reason": exc.reason}}
         if answer.get("ok"):
             result: dict[str, Any] = answer["result"]
             return result
         code, params = str(answer.get("code", "corrupt")), dict(answer.get("params", {}))
         if "detail" in answer:
             log.error("media job %s on %s failed: %s", job["kind"], job["src"], answer["detail"])
+        if code == "unprocessable" and self._on_unprocessable is not None:
+            self._on_unprocessable(str(params.get("reason", "")))
         raise MediaRejected(code, **params)
