@@ -30,11 +30,6 @@ MAX_COUNT = {"image": limits.MAX_IMAGES, "video": limits.MAX_VIDEOS, "audio": li
 SECONDS_BUDGET = {"video": limits.VIDEO_TOTAL_SECONDS, "audio": limits.AUDIO_TOTAL_SECONDS}
 MIN_SECONDS = {"video": limits.VIDEO_MIN_SECONDS, "audio": limits.AUDIO_MIN_SECONDS}
 
-# A clip converted side by side with the next files of its draft has this much more than its
-# header's length set aside: a header can be a little off, and the clip is never cut at its
-# own declared length.
-DECLARED_SLACK_SECONDS = 1.0
-
 # A file whose processing was started this often without an outcome (the bot stopped each time)
 # is refused rather than tried again: it may be what stopped the bot. One restart in the middle
 # of a normal file (a deploy) is forgiven.
@@ -75,6 +70,7 @@ class ReferenceProcessor:
         # Per draft: files admitted and still being converted, with the seconds set aside for
         # each (by the length its header declares), so the next one counts them.
         self._converting: defaultdict[int, dict[int, tuple[str, float]]] = defaultdict(dict)
+        self._settled: dict[int, asyncio.Event] = {}  # set when one of them is done
 
     async def prepare(self, ref: Reference, *, owner: int) -> Reference:
         """Download, check, normalise and host `ref`; returns it as it now stands.
@@ -123,9 +119,9 @@ class ReferenceProcessor:
                 result = await self._normalise(ref, kind, download, left, owner)
                 return await self._ready(ref, kind, result)
             share = 0.0  # an image's
-            if declared is not None:  # a clip: its length (and a little more) is set aside;
-                # never less than the minimum, so one declared too short is refused for that
-                share = min(left, max(declared + DECLARED_SLACK_SECONDS, MIN_SECONDS[kind]))
+            if declared is not None:  # a clip: the length its header declares is set aside
+                # (never less than the minimum, so one declared too short is refused for that)
+                share = min(left, max(declared, MIN_SECONDS[kind]))
             self._converting[ref.draft_id][ref.id] = (kind, share)
             turns.finish(ticket)  # the next files go ahead while this one is converted
             result = await self._normalise(ref, kind, download, share or left, owner)
@@ -144,10 +140,12 @@ class ReferenceProcessor:
             return None
         finally:
             converting = self._converting.get(ref.draft_id)
-            if converting is not None:
-                converting.pop(ref.id, None)
+            if converting is not None and converting.pop(ref.id, None) is not None:
                 if not converting:
                     del self._converting[ref.draft_id]
+                settled = self._settled.pop(ref.draft_id, None)
+                if settled is not None:
+                    settled.set()  # a file waiting for its admission looks again
             download.unlink(missing_ok=True)
 
     async def _normalise(
@@ -206,26 +204,33 @@ class ReferenceProcessor:
         """Check the draft has room for one more `kind`; the seconds left for it (0: image).
 
         Files of the draft already converted count, and so do those admitted before this one
-        and still being converted, with the seconds set aside for them.
+        and still being converted, with the seconds set aside for them. When only those still
+        converting stand in the way, this waits for them: one may yet be refused, and the
+        decision is then the one a file-by-file check would make.
         """
-        others = [
-            r
-            for r in await self._drafts.references(ref.draft_id)
-            if r.id != ref.id and r.status is RefStatus.READY and r.kind == kind
-        ]
-        converting = [
-            seconds
-            for other, (other_kind, seconds) in self._converting.get(ref.draft_id, {}).items()
-            if other != ref.id and other_kind == kind
-        ]
-        if len(others) + len(converting) >= MAX_COUNT[kind]:
-            raise MediaRejected("too_many", kind=kind, limit=MAX_COUNT[kind])
-        if kind not in SECONDS_BUDGET:
-            return 0.0
-        left = SECONDS_BUDGET[kind] - sum(r.duration or 0.0 for r in others) - sum(converting)
-        if left < MIN_SECONDS[kind]:
-            raise MediaRejected("no_budget", kind=kind, total=SECONDS_BUDGET[kind])
-        return left
+        while True:
+            others = [
+                r
+                for r in await self._drafts.references(ref.draft_id)
+                if r.id != ref.id and r.status is RefStatus.READY and r.kind == kind
+            ]
+            done = {r.id for r in others}  # converted, but not yet out of the list below
+            converting = [
+                seconds
+                for other, (other_kind, seconds) in self._converting.get(ref.draft_id, {}).items()
+                if other != ref.id and other_kind == kind and other not in done
+            ]
+            if len(others) >= MAX_COUNT[kind]:
+                raise MediaRejected("too_many", kind=kind, limit=MAX_COUNT[kind])
+            left = SECONDS_BUDGET.get(kind, 0.0) - sum(r.duration or 0.0 for r in others)
+            if kind in SECONDS_BUDGET and left < MIN_SECONDS[kind]:
+                raise MediaRejected("no_budget", kind=kind, total=SECONDS_BUDGET[kind])
+            full = len(others) + len(converting) >= MAX_COUNT[kind]
+            if not full and (
+                kind not in SECONDS_BUDGET or left - sum(converting) >= MIN_SECONDS[kind]
+            ):
+                return left - sum(converting)
+            await self._settled.setdefault(ref.draft_id, asyncio.Event()).wait()
 
     async def ensure_hosted(self, ref: Reference) -> Reference:
         """Host `ref` unless it already has a URL valid for long enough."""
