@@ -38,6 +38,14 @@ _RESERVED_PREFIXES = ("/media/", "/callbacks/")
 S3_MAX_URL_TTL_SECONDS = 7 * 24 * 3600
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (a container's cpuset), else all of the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 class Settings(BaseSettings):
     """Every setting of the bot; the names are the environment variables, upper-cased."""
 
@@ -86,7 +94,7 @@ class Settings(BaseSettings):
     # The media worker pool: processes that decode users' files (empty: one per CPU), the
     # address space and CPU time each may use, and how many files each handles before a fresh
     # one takes over.
-    media_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    media_workers: int = Field(default_factory=usable_cpus, ge=1, le=64)
     media_worker_memory_mb: int = Field(default=2048, ge=512)
     media_worker_cpu_seconds: float = Field(default=300.0, gt=0)
     media_worker_max_jobs: int = Field(default=200, ge=1)

@@ -242,7 +242,7 @@ async def test_a_worker_is_replaced_after_its_quota_of_files(
         for _ in range(5)
     ]
     assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
-    assert not alive(pids[0])
+    await eventually(lambda: not alive(pids[0]))  # it exits in the background
 
 
 def _job(owner: int, name: str) -> _Job:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import CallbackMode, MediaHosting, SettingsError, load_settings
+from bot.settings import CallbackMode, MediaHosting, SettingsError, load_settings, usable_cpus
 
 TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789a"
 
@@ -96,3 +96,14 @@ def test_start_up_without_configuration_prints_one_line_and_no_traceback(tmp_pat
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "TELEGRAM_BOT_TOKEN is required" in lines[0]
+
+
+def test_media_workers_default_to_the_usable_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-abc")
+    settings = load_settings()
+    assert settings.media_workers == usable_cpus() >= 1
+    assert (settings.media_worker_memory_mb, settings.media_worker_max_jobs) == (2048, 200)
+    monkeypatch.setenv("MEDIA_WORKERS", "0")
+    with pytest.raises(SettingsError, match="MEDIA_WORKERS"):
+        load_settings()

@@ -232,6 +232,7 @@ class MediaPool:
         self._queue = FairQueue()
         self._workers: list[_Worker | None] = [None] * size
         self._slots: list[asyncio.Task[None]] = []
+        self._retiring: set[asyncio.Task[None]] = set()  # workers finishing on their own
         self._ids = itertools.count(1)
         self._closed = False
         self.busy = 0
@@ -286,6 +287,7 @@ class MediaPool:
             with contextlib.suppress(asyncio.CancelledError):
                 await slot
         self._slots = []
+        await asyncio.gather(*self._retiring, return_exceptions=True)
         while len(self._queue):
             job = await self._queue.get()
             if not job.future.done():
@@ -381,8 +383,11 @@ class MediaPool:
             answer = call.result()
             self._settle(job, answer=answer)
             if worker.jobs >= self._max_jobs or answer.get("leaving"):
+                # A fresh worker takes the slot at once; the old one exits in the background.
                 self._workers[slot] = None
-                await worker.retire()
+                retiring = asyncio.create_task(worker.retire(), name=f"media-retire-{worker.pid}")
+                self._retiring.add(retiring)
+                retiring.add_done_callback(self._retiring.discard)
             return
         # The deadline passed, or the caller gave up: the worker cannot be stopped mid-job.
         await self._abandon(slot, worker, call)
