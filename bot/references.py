@@ -8,7 +8,9 @@ import logging
 import secrets
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from bot import limits
 from bot.evolink import EvolinkError
@@ -163,18 +165,19 @@ class ReferenceProcessor:
         )
 
     async def _ready(self, ref: Reference, kind: str, result: Normalised) -> Reference:
-        await self._drafts.mark_ready(
-            ref.id,
-            kind=kind,
-            local_path=str(result.path),
-            mime_type=result.mime_type,
-            width=result.width,
-            height=result.height,
-            duration=result.duration,
-            size=result.size,
-            changes=result.changes,
-        )
-        return await self._reference(ref.id)
+        ready: dict[str, Any] = {
+            "kind": kind,
+            "local_path": str(result.path),
+            "mime_type": result.mime_type,
+            "width": result.width,
+            "height": result.height,
+            "duration": result.duration,
+            "size": result.size,
+            "changes": result.changes,
+        }
+        await self._drafts.mark_ready(ref.id, **ready)
+        # As the row now reads, without reading it back (the store is busy enough).
+        return replace(ref, status=RefStatus.READY, attempts=ref.attempts + 1, **ready)
 
     async def _what(self, ref: Reference, path: Path, owner: int) -> tuple[str, float | None]:
         """The reference's kind (read from the content for documents) and, for a clip, the
@@ -245,7 +248,12 @@ class ReferenceProcessor:
             ref.id, url=hosted.url, hosted_id=hosted.remote_id, expires_at=hosted.expires_at
         )
         self._metrics.media_bytes_hosted.inc(ref.size or 0)
-        return await self._reference(ref.id)
+        return replace(
+            ref,
+            hosted_url=hosted.url,
+            hosted_id=hosted.remote_id,
+            hosted_expires_at=hosted.expires_at,
+        )
 
     async def _reference(self, ref_id: int) -> Reference:
         ref = await self._drafts.reference(ref_id)

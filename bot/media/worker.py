@@ -18,6 +18,7 @@ plus ``"detail"`` (for the log) when the code is ``unprocessable``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import errno
 import importlib
@@ -115,6 +116,9 @@ def _limit_memory(megabytes: int) -> None:
     cap = megabytes * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash leaves no core file behind
+    # Should the machine run out of memory anyway, the kernel kills a worker, not the bot.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/oom_score_adj").write_text("1000")
 
 
 def _limit_cpu(seconds: float) -> None:
