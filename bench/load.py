@@ -261,7 +261,9 @@ async def run(
                 await watcher
             await bot.stop()
     figures = report(load, evolink, elapsed, time_limit)
-    if bot_process:
+    if bot_process:  # this process holds only the fakes; the bot is measured below
+        del figures["peak RSS MB (this process: bot + fakes)"]
+        del figures["peak RSS MB (largest child: media worker)"]
         figures["bot process RSS MB: idle (workers up) / peak under load"] = (
             memory.bot_idle,
             memory.bot_peak,
