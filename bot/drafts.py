@@ -7,6 +7,7 @@ import html
 import logging
 import time
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
@@ -281,7 +282,10 @@ class DraftService:
             if draft is None:
                 continue
             if ref.attempts < MAX_ATTEMPTS:
-                self.start_processing(draft.key, draft.language, ref)
+                await self._store.drafts.mark_started(ref.id)  # before, so a crash counts
+                self.start_processing(
+                    draft.key, draft.language, replace(ref, attempts=ref.attempts + 1)
+                )
                 continue
             log.warning(
                 "reference %s: refused after %s interrupted attempts",

@@ -90,6 +90,8 @@ class ReferenceProcessor:
                 del self._turns[ref.draft_id]
         if ready is None:
             return await self._reference(ref.id)
+        if ready.hosted_url is not None:
+            return ready
         try:
             return await self.ensure_hosted(ready)
         except EvolinkError as exc:
@@ -111,7 +113,6 @@ class ReferenceProcessor:
         download = self._tmp_dir / f"ref{ref.id}-{secrets.token_hex(6)}.part"
         try:
             await self._files.download(ref.telegram_file_id, download)
-            await self._drafts.mark_started(ref.id)
             kind, declared = await self._what(ref, download, owner)
             await turns.wait(ticket)
             left = await self._admit(ref, kind)
@@ -119,7 +120,7 @@ class ReferenceProcessor:
                 # A sound, or a clip of unknown length: what is left for the next one depends
                 # on its real length, so it is converted and recorded before the next one's turn.
                 result = await self._normalise(ref, kind, download, left, owner)
-                return await self._ready(ref, kind, result)
+                return await self._ready(ref, kind, result, host=False)
             share = 0.0  # an image's
             if declared is not None:  # a clip: the length its header declares is set aside
                 # (never less than the minimum, so one declared too short is refused for that)
@@ -127,7 +128,7 @@ class ReferenceProcessor:
             self._converting[ref.draft_id][ref.id] = (kind, share)
             turns.finish(ticket)  # the next files go ahead while this one is converted
             result = await self._normalise(ref, kind, download, share or left, owner)
-            return await self._ready(ref, kind, result)
+            return await self._ready(ref, kind, result, host=True)
         except DownloadError as exc:
             await self._drafts.mark_rejected(ref.id, exc.code, dict(exc.params))
             return None
@@ -164,7 +165,10 @@ class ReferenceProcessor:
             owner=owner,
         )
 
-    async def _ready(self, ref: Reference, kind: str, result: Normalised) -> Reference:
+    async def _ready(
+        self, ref: Reference, kind: str, result: Normalised, *, host: bool
+    ) -> Reference:
+        """Record the converted file; with ``host``, host it first and record both at once."""
         ready: dict[str, Any] = {
             "kind": kind,
             "local_path": str(result.path),
@@ -175,9 +179,28 @@ class ReferenceProcessor:
             "size": result.size,
             "changes": result.changes,
         }
+        if host:
+            ready.update(await self._host_now(ref, result))
         await self._drafts.mark_ready(ref.id, **ready)
         # As the row now reads, without reading it back (the store is busy enough).
-        return replace(ref, status=RefStatus.READY, attempts=ref.attempts + 1, **ready)
+        return replace(ref, status=RefStatus.READY, **ready)
+
+    async def _host_now(self, ref: Reference, result: Normalised) -> dict[str, Any]:
+        """Where the converted file is hosted, as mark_ready's fields; {} if hosting failed (the
+        submit tries again and reports a lasting failure)."""
+        try:
+            hosted = await self._host.host(
+                result.path, file_name=result.path.name, mime_type=result.mime_type
+            )
+        except EvolinkError as exc:
+            log.warning("reference %s: hosting failed: %s", ref.id, exc)
+            return {}
+        self._metrics.media_bytes_hosted.inc(result.size)
+        return {
+            "hosted_url": hosted.url,
+            "hosted_id": hosted.remote_id,
+            "hosted_expires_at": hosted.expires_at,
+        }
 
     async def _what(self, ref: Reference, path: Path, owner: int) -> tuple[str, float | None]:
         """The reference's kind (read from the content for documents) and, for a clip, the

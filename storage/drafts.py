@@ -113,7 +113,8 @@ class DraftStore:
     ) -> Reference | None:
         """Append a reference at the next position, pending until it has been checked.
 
-        None when that message is already in the draft (an update handled twice after a crash).
+        Its processing counts as started (``attempts`` 1): it starts right away. None when that
+        message is already in the draft (an update handled twice after a crash).
         """
         if await self.db.fetchone(
             "SELECT 1 FROM refs WHERE draft_id = ? AND message_id = ?", (draft_id, message_id)
@@ -128,7 +129,7 @@ class DraftStore:
             cursor = await conn.execute(
                 "INSERT INTO refs (draft_id, position, kind, source, telegram_file_id,"
                 " telegram_file_unique_id, message_id, media_group_id, file_name, size,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, attempts, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
                 (
                     draft_id,
                     position,
@@ -140,6 +141,7 @@ class DraftStore:
                     media_group_id,
                     file_name,
                     size,
+                    self.db.clock(),
                     self.db.clock(),
                 ),
             )
@@ -178,11 +180,15 @@ class DraftStore:
         duration: float | None,
         size: int,
         changes: list[dict[str, Any]],
+        hosted_url: str | None = None,
+        hosted_id: str | None = None,
+        hosted_expires_at: float | None = None,
     ) -> None:
-        """Record the checked, normalised file."""
+        """Record the checked, normalised file (and where it is hosted, if it already is)."""
         await self.db.write(
             "UPDATE refs SET status = 'ready', kind = ?, local_path = ?, mime_type = ?, width = ?,"
-            " height = ?, duration = ?, size = ?, changes = ? WHERE id = ?",
+            " height = ?, duration = ?, size = ?, changes = ?, hosted_url = ?, hosted_id = ?,"
+            " hosted_expires_at = ? WHERE id = ?",
             (
                 kind,
                 local_path,
@@ -192,6 +198,9 @@ class DraftStore:
                 duration,
                 size,
                 json.dumps(changes),
+                hosted_url,
+                hosted_id,
+                hosted_expires_at,
                 ref_id,
             ),
         )
