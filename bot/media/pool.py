@@ -302,6 +302,8 @@ class MediaPool:
                 job = await self._queue.get()
                 if job.future.done():  # given up while queued
                     continue
+                if worker.process.returncode is not None:  # it died while idle
+                    worker = await self._worker(slot)
                 self.busy += 1
                 try:
                     await self._run_on(slot, worker, job)
