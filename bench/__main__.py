@@ -29,6 +29,8 @@ BENCHMARKS: dict[str, list[str]] = {
     "throughput": [sys.executable, "-m", "bench.throughput"],
     "load": [sys.executable, str(BENCH / "load.py")],
     "storage": [sys.executable, "-m", "bench.storage"],
+    "load-process": [sys.executable, str(BENCH / "load.py"), "--bot-process"],
+    "burst": [sys.executable, "-m", "bench.burst"],
 }
 TITLES = {
     "media": "Media normalisers vs bare transforms (`python bench/media.py`)",
@@ -37,6 +39,11 @@ TITLES = {
     "throughput": "Text-update throughput (`python -m bench.throughput`)",
     "load": "50 users and 3 groups at once (`python bench/load.py`)",
     "storage": "Storage hot path vs bare driver calls (`python -m bench.storage`)",
+    "load-process": (
+        "The same load, the bot as its own process: its memory (`python bench/load.py "
+        "--bot-process`)"
+    ),
+    "burst": "A burst of heavy media from 26 users at once (`python -m bench.burst`)",
 }
 
 

@@ -12,7 +12,7 @@ shows every file, /generate. Media are downloaded, normalised and uploaded to th
 they arrive, so "sent → all hosted" holds the media work and "/generate → submit" only the
 submit path. The bare transforms are bot.media's normalisers called directly and sequentially
 on the same files in this process; "bot-added" is the difference of the two p50s: downloads,
-uploads, the media worker process per video/audio file, database writes, one file at a time.
+uploads, the round trips to the warm media workers, database writes.
 "submission recorded" also holds the fake Evolink fetching and probing every reference, which
 the real service does on its side: it is shown, but it is not the bot's.
 
@@ -56,6 +56,7 @@ from bench._common import (
 from bot.media.audio import normalise_audio
 from bot.media.images import normalise_image
 from bot.media.jobs import MediaJobs
+from bot.media.pool import MediaPool
 from bot.media.probe import probe
 from bot.media.video import normalise_video
 from bot.texts import t
@@ -180,17 +181,22 @@ def bare_transforms(items: list[Item], out: Path) -> tuple[float, set[str]]:
 
 
 async def worker_overhead(path: Path, runs: int) -> tuple[list[float], list[float]]:
-    """Seconds of MediaJobs.probe (a fresh `python -m bot.media.worker`, as every video and audio
-    file gets) and of the same probe in this process."""
-    jobs = MediaJobs(timeout_seconds=60)
+    """Seconds of MediaJobs.probe (a round trip to a warm media worker, as every file makes) and
+    of the same probe in this process."""
+    pool = MediaPool(size=1, memory_mb=2048, cpu_seconds=60, timeout_seconds=60, max_jobs=10_000)
+    jobs = MediaJobs(pool)
     child, inline = [], []
-    for _ in range(runs):
-        started = time.perf_counter()
-        await jobs.probe(path)
-        child.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        probe(path)
-        inline.append(time.perf_counter() - started)
+    try:
+        await jobs.probe(path, owner=1)  # the bot starts its workers at start-up
+        for _ in range(runs):
+            started = time.perf_counter()
+            await jobs.probe(path, owner=1)
+            child.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            probe(path)
+            inline.append(time.perf_counter() - started)
+    finally:
+        await jobs.close()
     return child, inline
 
 
@@ -484,7 +490,7 @@ async def run(cfg: Config) -> Result:
             f"(b) {label_b}", full, cfg.payload_runs, " (+ fake fetches/probes refs)", cfg.quiet
         )
         rows.append(("diagnostic", "", "", ""))
-        rows.append(_row("media worker per video/audio file (MediaJobs.probe)", child))
+        rows.append(_row("a warm media worker's round trip per file (MediaJobs.probe)", child))
         rows.append(_row("the same probe in-process (bot.media.probe.probe)", inline))
         out.append(
             "Latency (a)/(b): media in → draft ready, /generate → submit "

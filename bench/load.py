@@ -15,6 +15,10 @@ or corrupt body), as a gateway can. The run ends when every request has its vide
 time limit (default 150 s), and prints: requests, submits, upstream tasks per request,
 deliveries, lost, duplicated, p50/p95 of /generate → accepted submit and of task completed →
 video in the chat, and peak RSS. Only loopback traffic; nothing is left behind.
+
+With ``--bot-process`` the bot runs as users run it, ``python -m bot`` in a child process, and its
+own resident memory is read from /proc every 50 ms: at idle (3 s after start, its media workers
+up) and at its peak under the load, with the peak of its media workers together.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._common import ChildBot  # noqa: E402
+from bench.burst import Memory, _rss_mb, watch_memory  # noqa: E402
 from tests.fakes.evolink import BrokenAnswer, FakeEvolink  # noqa: E402
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
 from tests.harness import BotUnderTest  # noqa: E402
@@ -199,8 +205,14 @@ BROKEN: list[BrokenAnswer] = ["500", "502", "504", "reset", "cut", "gzip"]
 
 
 async def run(
-    time_limit: float, seed: int, voice_share: float, broken_share: float
+    time_limit: float,
+    seed: int,
+    voice_share: float,
+    broken_share: float,
+    *,
+    bot_process: bool = False,
 ) -> dict[str, Any]:
+    memory, stop = Memory(), asyncio.Event()
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         async with FakeTelegram() as telegram, FakeEvolink() as evolink:
             load = Load(telegram, evolink, seed=seed, voice_share=voice_share)
@@ -208,17 +220,35 @@ async def run(
             for n in range(round(total * broken_share)):
                 evolink.break_next_answer(BROKEN[n % len(BROKEN)])
             load.prepare(Path(tmp))
-            bot = BotUnderTest(
-                telegram,
-                evolink,
-                Path(tmp) / "data",
-                evolink_callbacks="on",
-                poll_interval_seconds=2.0,
-                progress_edit_seconds=5.0,
-                album_quiet_seconds=1.0,
-                daily_generations_per_user=100,
-            )
-            await bot.start()
+            bot: BotUnderTest | ChildBot
+            watcher: asyncio.Task[None] | None = None
+            if bot_process:
+                bot = ChildBot(
+                    telegram,
+                    evolink,
+                    Path(tmp) / "data",
+                    EVOLINK_CALLBACKS="on",
+                    POLL_INTERVAL_SECONDS="2",
+                    PROGRESS_EDIT_SECONDS="5",
+                    ALBUM_QUIET_SECONDS="1",
+                    DAILY_GENERATIONS_PER_USER="100",
+                )
+                await bot.start()
+                await asyncio.sleep(3.0)
+                memory.bot_idle = _rss_mb(bot.pid)
+                watcher = asyncio.create_task(watch_memory(bot.pid, memory, stop))
+            else:
+                bot = BotUnderTest(
+                    telegram,
+                    evolink,
+                    Path(tmp) / "data",
+                    evolink_callbacks="on",
+                    poll_interval_seconds=2.0,
+                    progress_edit_seconds=5.0,
+                    album_quiet_seconds=1.0,
+                    daily_generations_per_user=100,
+                )
+                await bot.start()
             started = time.time()
             users = list(range(5001, 5001 + PRIVATE_USERS))
             drivers = [load.private_user(user) for user in users]
@@ -239,8 +269,20 @@ async def run(
             load.watch_submissions()
             load.watch_deliveries()
             await load.settle()
+            stop.set()
+            if watcher is not None:
+                await watcher
             await bot.stop()
-    return report(load, evolink, elapsed, time_limit)
+    figures = report(load, evolink, elapsed, time_limit)
+    if bot_process:  # this process holds only the fakes; the bot is measured below
+        del figures["peak RSS MB (this process: bot + fakes)"]
+        del figures["peak RSS MB (largest child: media worker)"]
+        figures["bot process RSS MB: idle (workers up) / peak under load"] = (
+            memory.bot_idle,
+            memory.bot_peak,
+        )
+        figures["media workers: peak RSS MB together"] = memory.workers_peak
+    return figures
 
 
 def report(load: Load, evolink: FakeEvolink, elapsed: float, limit: float) -> dict[str, Any]:
@@ -296,6 +338,9 @@ def main() -> None:
         default=0.2,
         help="submits whose task is created and whose answer is then lost (default 0.2)",
     )
+    parser.add_argument(
+        "--bot-process", action="store_true", help="the bot as a child process; its RSS measured"
+    )
     args = parser.parse_args()
     print(
         f"load: {PRIVATE_USERS} private users + {GROUPS} groups × {MEMBERS_PER_GROUP} members, "
@@ -303,7 +348,15 @@ def main() -> None:
         f"seed {args.seed}, limit {args.time_limit:g} s",
         file=sys.stderr,
     )
-    figures = asyncio.run(run(args.time_limit, args.seed, args.voice_share, args.broken_share))
+    figures = asyncio.run(
+        run(
+            args.time_limit,
+            args.seed,
+            args.voice_share,
+            args.broken_share,
+            bot_process=args.bot_process,
+        )
+    )
     for name, value in figures.items():
         if isinstance(value, tuple):
             shown = " / ".join(f"{v:.2f}" for v in value)

@@ -26,6 +26,7 @@ from bot.history import HistoryService
 from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
 from bot.janitor import Janitor
 from bot.media.jobs import MediaJobs
+from bot.media.pool import MediaPool
 from bot.messenger import Messenger
 from bot.metrics import CountingRateLimiter, Metrics
 from bot.notices import Notices
@@ -73,12 +74,14 @@ class Services:
     tracker: TaskTracker
     balance: Balance
     upstream: Upstream
+    media: MediaJobs
     host: MediaHost | None = None
 
     async def start(self) -> None:
         """Open the database and pick up whatever a previous run left unfinished."""
         for directory in (self.settings.media_dir, self.settings.tmp_dir):
             directory.mkdir(parents=True, exist_ok=True)
+        self.media.start()  # the workers warm up while the rest starts
         await self.store.open()
         prepare = getattr(self.host, "prepare", None)  # e.g. S3: the expiry rule of the bucket
         if prepare is not None:
@@ -92,6 +95,7 @@ class Services:
         """Stop background work and release connections; in-flight tasks resume on restart."""
         await self.tracker.stop()
         await self.background.close()
+        await self.media.close()  # after the work that uses it: its jobs end with it
         await self.http.aclose()
         await self.store.close()
 
@@ -155,11 +159,23 @@ def build_services(
         local_mode=settings.telegram_local_mode,
         max_bytes=None if settings.telegram_local_mode else limits.TELEGRAM_DOWNLOAD_MAX_BYTES,
     )
+    media = MediaJobs(
+        MediaPool(
+            size=settings.media_workers,
+            memory_mb=settings.media_worker_memory_mb,
+            cpu_seconds=settings.media_worker_cpu_seconds,
+            timeout_seconds=settings.media_timeout_seconds,
+            max_jobs=settings.media_worker_max_jobs,
+        ),
+        on_unprocessable=lambda reason: metrics.media_unprocessable.labels(reason=reason).inc(),
+    )
+    metrics.media_waiting.set_function(lambda: media.waiting)
+    metrics.media_busy.set_function(lambda: media.busy)
     processor = ReferenceProcessor(
         drafts=store.drafts,
         files=files,
         host=host,
-        jobs=MediaJobs(timeout_seconds=settings.media_timeout_seconds),
+        jobs=media,
         metrics=metrics,
         media_dir=settings.media_dir,
         tmp_dir=settings.tmp_dir,
@@ -177,6 +193,7 @@ def build_services(
         store=store,
         messenger=messenger,
         notices=notices,
+        media=media,
         http=http,
         tmp_dir=settings.tmp_dir,
         metrics=metrics,
@@ -262,6 +279,7 @@ def build_services(
             clock=clock,
         ),
         upstream=upstream,
+        media=media,
         host=host,
     )
 

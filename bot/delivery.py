@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
@@ -13,8 +12,8 @@ from telegram import Bot, InputFile, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot import limits
+from bot.media.jobs import MediaJobs
 from bot.media.results import MediaRejected
-from bot.media.video_audio import ensure_audio_track
 from bot.messenger import Messenger
 from bot.metrics import Metrics
 from bot.notices import Notices, result_keyboard, video_caption
@@ -61,6 +60,7 @@ class Deliverer:
         store: Store,
         messenger: Messenger,
         notices: Notices,
+        media: MediaJobs,
         http: httpx.AsyncClient,
         tmp_dir: Path,
         metrics: Metrics,
@@ -72,6 +72,7 @@ class Deliverer:
         self._metrics = metrics
         self._messenger = messenger
         self._notices = notices
+        self._media = media
         self._http = http
         self._tmp_dir = tmp_dir
         self._clock = clock
@@ -187,8 +188,9 @@ class Deliverer:
         try:
             await self._download(url, download)
             try:
-                prepared = video = await asyncio.to_thread(
-                    ensure_audio_track, download, self._tmp_dir
+                # In a media worker, like every decode: the result is a file from the network.
+                prepared = video = await self._media.ensure_audio_track(
+                    download, self._tmp_dir, owner=task.key.user_id
                 )
             except MediaRejected as exc:
                 # Better a video Telegram shows as a GIF than none at all.

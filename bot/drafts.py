@@ -7,6 +7,7 @@ import html
 import logging
 import time
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -14,7 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import ideas, limits, options
 from bot.background import Background
 from bot.messenger import Messenger
-from bot.references import ReferenceProcessor
+from bot.references import MAX_ATTEMPTS, ReferenceProcessor
 from bot.texts import t
 from storage import Store
 from storage.db import Clock
@@ -27,6 +28,11 @@ IncomingMedia = SeenMedia
 
 # How long after its first item an album of a one-shot request may still grow.
 ONESHOT_ALBUM_SECONDS = 60.0
+
+# A file that waits longer than this for a free media worker shows its place in the queue in
+# the draft summary, refreshed at most this often while it waits.
+QUEUE_NOTICE_SECONDS = 2.0
+QUEUE_REFRESH_SECONDS = 3.0
 
 
 class DraftService:
@@ -60,6 +66,7 @@ class DraftService:
         self._summary_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         # Messages about a draft's files (a refusal), sent once the draft itself is shown.
         self._notes: dict[int, list[tuple[ChatKey, str, int | None]]] = defaultdict(list)
+        self._queue_watchers: dict[int, asyncio.Task[Any]] = {}  # draft id -> its watcher
 
     async def defaults_for(self, key: ChatKey) -> Options:
         """What a new draft starts from: the group's defaults, else the user's, else the bot's."""
@@ -111,6 +118,10 @@ class DraftService:
         jobs = self._jobs[ref.draft_id]
         jobs.add(task)
         task.add_done_callback(jobs.discard)
+        if ref.draft_id not in self._queue_watchers:
+            self._queue_watchers[ref.draft_id] = self._background.spawn(
+                self._watch_queue(ref.draft_id, key.user_id), name=f"queue-{ref.draft_id}"
+            )
 
     async def wait_ready(self, draft_id: int) -> None:
         """Wait until every file of the draft has been checked."""
@@ -236,7 +247,8 @@ class DraftService:
             draft.options.quality, draft.options.content_filter
         )
         pending = sum(1 for r in refs if r.status is RefStatus.PENDING)
-        return render_summary(draft, refs, pending, credit_rate=rate)
+        ahead = self._processor.queue_ahead(draft.key.user_id) if pending else None
+        return render_summary(draft, refs, pending, credit_rate=rate, queue_ahead=ahead)
 
     async def ask_prompt(self, draft: Draft, *, reply_to: int | None) -> None:
         """/generate found no prompt: the draft, shown anew under the request, asks for it."""
@@ -308,11 +320,48 @@ class DraftService:
         await self.show_menu(draft, None)
 
     async def resume(self) -> None:
-        """After a restart, check again the files that were still pending."""
+        """After a restart, check again the files that were still pending.
+
+        A file whose processing was already started MAX_ATTEMPTS times is refused instead: the
+        bot stopped in the middle each time, and it may be the reason.
+        """
         for ref in await self._store.drafts.drafts_with_pending_references():
             draft = await self._store.drafts.get(ref.draft_id)
-            if draft is not None:
-                self.start_processing(draft.key, draft.language, ref)
+            if draft is None:
+                continue
+            if ref.attempts < MAX_ATTEMPTS:
+                await self._store.drafts.mark_started(ref.id)  # before, so a crash counts
+                self.start_processing(
+                    draft.key, draft.language, replace(ref, attempts=ref.attempts + 1)
+                )
+                continue
+            log.warning(
+                "reference %s: refused after %s interrupted attempts",
+                ref.id,
+                ref.attempts,
+                extra={"chat": draft.key.chat_id, "user": draft.key.user_id, "ref": ref.id},
+            )
+            await self._store.drafts.mark_rejected(
+                ref.id, "unprocessable", {"reason": "interrupted"}
+            )
+            refused = await self._store.drafts.reference(ref.id)
+            if refused is not None:
+                await self._tell_rejected(draft.key, draft.language, refused)
+            self.schedule_summary(ref.draft_id)
+
+    async def _watch_queue(self, draft_id: int, owner: int) -> None:
+        """While the draft's files wait for a media worker, show where they are in the queue."""
+        try:
+            await asyncio.sleep(QUEUE_NOTICE_SECONDS)
+            shown: int | None = None
+            while self.pending(draft_id):
+                ahead = self._processor.queue_ahead(owner)
+                if ahead != shown:
+                    shown = ahead
+                    await self.refresh_summary(draft_id)
+                await asyncio.sleep(QUEUE_REFRESH_SECONDS)
+        finally:
+            self._queue_watchers.pop(draft_id, None)
 
     async def _refresh_later(self, draft_id: int) -> None:
         await asyncio.sleep(self._quiet)
@@ -322,15 +371,18 @@ class DraftService:
         await self.refresh_summary(draft_id)
 
     async def _process(self, key: ChatKey, language: str, ref: Reference) -> None:
-        result = await self._processor.prepare(ref)
+        result = await self._processor.prepare(ref, owner=key.user_id)
         context = {"chat": key.chat_id, "user": key.user_id, "draft": ref.draft_id, "ref": ref.id}
         log.info("reference %s %s", result.kind, result.status.value, extra=context)
         if result.status is RefStatus.REJECTED:
-            siblings = await self._store.drafts.references(ref.draft_id)
-            text = rejection_text(language, result, siblings)
-            self.note(ref.draft_id, key, text, reply_to=result.message_id)
+            await self._tell_rejected(key, language, result)
         else:
             self.schedule_summary(ref.draft_id)
+
+    async def _tell_rejected(self, key: ChatKey, language: str, ref: Reference) -> None:
+        """Why a file can't be used, in a reply to it, right after the draft it was meant for."""
+        siblings = await self._store.drafts.references(ref.draft_id)
+        self.note(ref.draft_id, key, rejection_text(language, ref, siblings), reply_to=ref.message_id)
 
 
 def _removal_keyboard(lang: str, prefix: str, refs: list[Reference]) -> InlineKeyboardMarkup:
@@ -368,9 +420,18 @@ def numbered(lang: str, refs: list[Reference]) -> list[tuple[str, Reference]]:
 
 
 def render_summary(
-    draft: Draft, refs: list[Reference], pending: int, *, credit_rate: float | None = None
+    draft: Draft,
+    refs: list[Reference],
+    pending: int,
+    *,
+    credit_rate: float | None = None,
+    queue_ahead: int | None = None,
 ) -> str:
-    """The draft as a short message: numbered references, fixes, prompt, options, cost."""
+    """The draft as a short message: numbered references, fixes, prompt, options, cost.
+
+    ``queue_ahead``: files from others before this user's next one in the media queue (None:
+    none of theirs is waiting).
+    """
     lang = draft.language
     lines = [t(lang, "draft_title")]
     ready = numbered(lang, refs)
@@ -386,6 +447,9 @@ def render_summary(
         lines.append(
             t(lang, "draft_pending_one" if pending == 1 else "draft_pending", count=pending)
         )
+        if queue_ahead is not None:
+            queue = {0: "draft_queue_next", 1: "draft_queue_one"}.get(queue_ahead, "draft_queue")
+            lines.append(t(lang, queue, ahead=queue_ahead))
     if draft.prompt:
         lines.append(t(lang, "draft_prompt", prompt=_quote(draft.prompt)))
     else:
@@ -432,26 +496,52 @@ def rejection_text(lang: str, ref: Reference, draft_refs: list[Reference]) -> st
         params["size_mb"] = round(float(params["size"]) / 2**20, 1)
     if "limit" in params and "limit_mb" not in params:
         params["limit_mb"] = round(float(params["limit"]) / 2**20, 1)
-    # A more precise text for the kind of content, when there is one ("not a video: it is sound").
-    keys = [f"reason_{ref.error_code}_{params['kind']}"] if "kind" in params else []
-    keys.append(f"reason_{ref.error_code}")
-    reason = t(lang, "reason_corrupt")
-    for key in keys:
-        try:
-            reason = t(lang, key, **params)
-            break
-        except (KeyError, IndexError):
-            continue
-    return t(lang, "rejected", item=item[0].upper() + item[1:], reason=reason)
+    if "max" in params and "max_mp" not in params:
+        params["max_mp"] = round(float(params["max"]) / 1e6)
+    reason = _first_text(lang, "reason", str(ref.error_code), params)
+    return t(
+        lang,
+        "rejected",
+        item=item[0].upper() + item[1:],
+        reason=reason or t(lang, "reason_corrupt"),
+    )
 
 
 def change_text(lang: str, change: dict[str, Any]) -> str:
     """Words for one fix the bot made to a file."""
     params = {k: _number(v) for k, v in change.get("params", {}).items()}
-    try:
-        return t(lang, f"change_{change['code']}", **params)
-    except (KeyError, IndexError):
-        return str(change.get("code", ""))
+    code = str(change.get("code", ""))
+    if code == "metadata_removed":
+        params["what"] = metadata_words(lang, str(params.get("kinds", "")))
+    return _first_text(lang, "change", code, params) or code
+
+
+def metadata_words(lang: str, kinds: str) -> str:
+    """ "location, date" (bot.media's kind codes) as words: "location, date and time"."""
+    words = []
+    for kind in (k.strip() for k in kinds.split(",") if k.strip()):
+        try:
+            words.append(t(lang, f"meta_{kind}"))
+        except KeyError:  # a kind named before these words existed ("EXIF", "GPS")
+            words.append(kind)
+    return ", ".join(words)
+
+
+def _first_text(lang: str, prefix: str, code: str, params: dict[str, Any]) -> str | None:
+    """The most precise text there is for ``code``: a variant for the content's kind, the
+    reason or the variant named in ``params`` ("not a video: it is sound"), else the plain one."""
+    keys = [
+        f"{prefix}_{code}_{params[name]}"
+        for name in ("kind", "reason", "variant")
+        if name in params
+    ]
+    keys.append(f"{prefix}_{code}")
+    for key in keys:
+        try:
+            return t(lang, key, **params)
+        except (KeyError, IndexError):
+            continue
+    return None
 
 
 def _number(value: Any) -> Any:

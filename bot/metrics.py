@@ -63,6 +63,18 @@ class Metrics:
         self.media_bytes_hosted = Counter(
             "seedance_media_bytes_hosted", "Bytes of reference media made available", registry=r
         )
+        self.media_waiting = Gauge(
+            "seedance_media_files_waiting", "Files queued for a free media worker", registry=r
+        )
+        self.media_busy = Gauge(
+            "seedance_media_workers_busy", "Media workers working on a file", registry=r
+        )
+        self.media_unprocessable = Counter(
+            "seedance_media_unprocessable",
+            "Files refused because they stopped their media worker, by how",
+            ["reason"],
+            registry=r,
+        )
 
     def count_upstream_error(self, error: EvolinkError) -> None:
         """One error answer from Evolink (the status keeps the label set small)."""

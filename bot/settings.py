@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -35,6 +36,14 @@ _WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _RESERVED_PREFIXES = ("/media/", "/callbacks/")
 # SigV4 presigned URLs are valid for at most 7 days.
 S3_MAX_URL_TTL_SECONDS = 7 * 24 * 3600
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (a container's cpuset), else all of the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -82,6 +91,13 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(default=60.0, gt=0)
     album_quiet_seconds: float = Field(default=1.5, ge=0)
     media_timeout_seconds: float = Field(default=180.0, gt=0)
+    # The media worker pool: processes that decode users' files (empty: one per CPU), the
+    # address space and CPU time each may use, and how many files each handles before a fresh
+    # one takes over.
+    media_workers: int = Field(default_factory=usable_cpus, ge=1, le=64)
+    media_worker_memory_mb: int = Field(default=2048, ge=512)
+    media_worker_cpu_seconds: float = Field(default=300.0, gt=0)
+    media_worker_max_jobs: int = Field(default=200, ge=1)
     cleanup_interval_seconds: float = Field(default=600.0, gt=0)
 
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()

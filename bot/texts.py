@@ -60,6 +60,9 @@ EN: Final[dict[str, str]] = {
     "draft_no_refs": "References: none yet – send a photo or a video clip.",
     "draft_pending": "{count} files still being checked…",
     "draft_pending_one": "1 file still being checked…",
+    "draft_queue": "Waiting for a free converter: {ahead} files from other people are ahead.",
+    "draft_queue_one": "Waiting for a free converter: 1 file from someone else is ahead.",
+    "draft_queue_next": "Waiting for a free converter: yours are next.",
     "draft_prompt": "Prompt: {prompt}",
     "draft_no_prompt": "Prompt: not set – send me a text describing the video.",
     "draft_no_prompt_group": "Prompt: not set – reply to this message with a text describing the video.",
@@ -101,6 +104,43 @@ EN: Final[dict[str, str]] = {
         "Send a JPEG/PNG/WebP photo, an MP4/MOV video, or an MP3/WAV/voice recording."
     ),
     "reason_unsupported_codec": "it uses a video format ({codec}) I can't convert. Send an MP4 (H.264) clip.",
+    "reason_unsupported_format": (
+        "it is in a format I can't decode ({format}). Send a JPEG or PNG photo, an MP4 clip or an "
+        "MP3 file."
+    ),
+    "reason_unsupported_format_image": "it is a picture in a format I can't use ({format}). Send a JPEG or PNG photo.",
+    "reason_unsupported_format_video": "its picture is in a format I can't decode ({format}). Send an MP4 (H.264) clip.",
+    "reason_unsupported_format_audio": (
+        "its sound is in a format I can't decode ({format}). Send an MP3 or M4A file, or a voice note."
+    ),
+    "reason_damaged_picture": (
+        "it is a picture ({format}), but it is damaged or incomplete, so I can't read it. "
+        "Send it again, or send a JPEG or PNG photo."
+    ),
+    "reason_animation_unsupported": (
+        "it is an animated {format}, which I can't turn into a clip. Send it as an MP4 video or a "
+        "GIF, or send a still picture."
+    ),
+    "reason_unprocessable": (
+        "I could not process it: the converter stopped on it. Send it in another format – a JPEG "
+        "or PNG photo, an MP4 clip or an MP3 file."
+    ),
+    "reason_unprocessable_timeout": (
+        "I could not process it: it took longer than I allow for one file. Send a shorter or "
+        "smaller file."
+    ),
+    "reason_unprocessable_cpu": (
+        "I could not process it: it took more computing time than I allow for one file. Send a "
+        "shorter or smaller file."
+    ),
+    "reason_unprocessable_memory": (
+        "I could not process it: it needs more memory than I allow for one file. Send a smaller "
+        "file."
+    ),
+    "reason_unprocessable_interrupted": (
+        "I could not process it: the bot stopped twice while working on it, so I won't try it "
+        "again. Send it in another format, or send it again later."
+    ),
     "idea_image": "image {n}",
     "idea_video": "video {n}",
     "idea_then": ", then ",
@@ -206,6 +246,10 @@ EN: Final[dict[str, str]] = {
     "reason_too_many_pixels": (
         "it has too many pixels to process safely ({width}×{height}). Send a smaller version."
     ),
+    "reason_too_many_pixels_unsized": (
+        "it has too many pixels to process safely (over {max_mp} megapixels). Send a smaller "
+        "version."
+    ),
     "reason_too_big": "it is {size_mb} MB; the limit is {limit_mb} MB. Send a smaller file.",
     "reason_too_big_for_telegram": (
         "it is {size_mb} MB, and Telegram lets bots download at most 20 MB. "
@@ -244,9 +288,20 @@ EN: Final[dict[str, str]] = {
     "change_compressed": "compressed to fit the size limit",
     "change_trimmed": "trimmed from {from} to {to} s to fit the 15 s budget",
     "change_fps_changed": "frame rate changed from {from} to {to} fps",
+    "change_fps_changed_unknown": "frame rate set to {to} fps (the file gave none)",
     "change_audio_extracted": "sound taken from the video",
     "change_audio_removed": "its sound track removed (unreadable)",
-    "change_metadata_removed": "location and camera data removed",
+    "change_metadata_removed": "hidden data removed: {what}",
+    "meta_location": "location",
+    "meta_date": "date and time",
+    "meta_device": "camera or phone model",
+    "meta_camera_settings": "camera settings",
+    "meta_author": "author's name",
+    "meta_comment": "a comment",
+    "meta_xmp": "editing data (XMP)",
+    "meta_iptc": "captions (IPTC)",
+    "meta_text": "text notes",
+    "meta_other": "other hidden data",
     "changed": "{item}: {changes}.",
     "submitting": "⏳ Submitting your video request…",
     "progress": "🎬 Making your video… {progress}%{credits}{eta}",

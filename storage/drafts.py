@@ -110,7 +110,8 @@ class DraftStore:
     ) -> Reference | None:
         """Append a reference at the next position, pending until it has been checked.
 
-        None when that message is already in the draft (an update handled twice after a crash).
+        Its processing counts as started (``attempts`` 1): it starts right away. None when that
+        message is already in the draft (an update handled twice after a crash).
         """
         async with self.db.transaction() as tx:
             # Touching the draft first locks its row (PostgreSQL), so two references arriving
@@ -129,7 +130,8 @@ class DraftStore:
             inserted = await tx.fetchone(
                 "INSERT INTO refs (draft_id, position, kind, source, telegram_file_id,"
                 " telegram_file_unique_id, message_id, media_group_id, file_name, size,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                " created_at, attempts, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING id",
                 (
                     draft_id,
                     position,
@@ -141,6 +143,7 @@ class DraftStore:
                     media_group_id,
                     file_name,
                     size,
+                    self.db.clock(),
                     self.db.clock(),
                 ),
             )
@@ -176,11 +179,15 @@ class DraftStore:
         duration: float | None,
         size: int,
         changes: list[dict[str, Any]],
+        hosted_url: str | None = None,
+        hosted_id: str | None = None,
+        hosted_expires_at: float | None = None,
     ) -> None:
-        """Record the checked, normalised file."""
+        """Record the checked, normalised file (and where it is hosted, if it already is)."""
         await self.db.write(
             "UPDATE refs SET status = 'ready', kind = ?, local_path = ?, mime_type = ?, width = ?,"
-            " height = ?, duration = ?, size = ?, changes = ? WHERE id = ?",
+            " height = ?, duration = ?, size = ?, changes = ?, hosted_url = ?, hosted_id = ?,"
+            " hosted_expires_at = ? WHERE id = ?",
             (
                 kind,
                 local_path,
@@ -190,8 +197,19 @@ class DraftStore:
                 duration,
                 size,
                 json.dumps(changes),
+                hosted_url,
+                hosted_id,
+                hosted_expires_at,
                 ref_id,
             ),
+        )
+
+    async def mark_started(self, ref_id: int) -> None:
+        """Count one more attempt at processing the file, before it starts (so a crash in the
+        middle is on record after the restart)."""
+        await self.db.write(
+            "UPDATE refs SET attempts = attempts + 1, started_at = ? WHERE id = ?",
+            (self.db.clock(), ref_id),
         )
 
     async def mark_rejected(self, ref_id: int, code: str, params: dict[str, Any]) -> None:
@@ -349,4 +367,6 @@ def _reference(row: Row) -> Reference:
         changes=json.loads(row["changes"] or "[]"),
         error_code=row["error_code"],
         error_params=json.loads(row["error_params"] or "{}"),
+        attempts=row["attempts"],
+        started_at=row["started_at"],
     )

@@ -169,6 +169,12 @@ SQLITE_MIGRATIONS: Final[tuple[str, ...]] = (
     -- the task its "make it again" button started (one per video: a double tap pays once)
     ALTER TABLE tasks ADD COLUMN rerun_task_id BIGINT;
     """,
+    # 7: how often processing a reference was started, and when last: a file that took the bot
+    # down with it is not tried again after the restart
+    """
+    ALTER TABLE refs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE refs ADD COLUMN started_at REAL;
+    """,
 )
 
 POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
@@ -299,12 +305,14 @@ POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
         received_at DOUBLE PRECISION NOT NULL
     );
     """,
-    # 2: as SQLite's 5 and 6 (upstream_id is UNIQUE from the start here)
+    # 2: as SQLite's 5 to 7 (upstream_id is UNIQUE from the start here)
     """
     ALTER TABLE tasks ADD COLUMN callback_claim TEXT;
     CREATE INDEX tasks_due ON tasks (status, next_poll_at);
     ALTER TABLE drafts ADD COLUMN prompt_asked INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE tasks ADD COLUMN rerun_task_id BIGINT;
+    ALTER TABLE refs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE refs ADD COLUMN started_at DOUBLE PRECISION;
     """,
 )
 

@@ -167,6 +167,8 @@ class Reference:
     changes: list[dict[str, Any]] = field(default_factory=list)
     error_code: str | None = None
     error_params: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0  # times its media processing was started
+    started_at: float | None = None  # when the last attempt started
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""Media made at test time (PyAV and Pillow), so no binary fixtures live in the repository."""
+"""Media made at test time (PyAV and Pillow); real files made by other tools are in tests/media."""
 
 from __future__ import annotations
 
 import io
 import math
+import struct
+import zlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -46,7 +48,7 @@ def write_video(
         vs = out.add_stream(codec, rate=fps)
         vs.width, vs.height = width, height
         vs.pix_fmt = "yuv420p"
-        vs.options = {"preset": "ultrafast"} if codec == "libx264" else {}
+        vs.options = {"preset": "ultrafast"} if codec in ("libx264", "libx265") else {}
         as_ = None
         if audio:
             as_ = out.add_stream("aac", rate=44100)
@@ -286,3 +288,21 @@ def write_mp3_with_cover(path: Path, *, seconds: float = 3.0) -> Path:
         out.mux(packet)
         _write_tone(out, sound, seconds)
     return path
+
+
+def flat_png(width: int, height: int, *, bits: int = 8, colour: bool = True) -> bytes:
+    """A valid PNG of one flat colour: tiny on disk however many pixels it declares and decodes
+    to (a decompression bomb when large). ``bits=1`` with ``colour=False`` is 1-bit grey."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    colour_type = 2 if colour else 0
+    header = struct.pack(">IIBBBBB", width, height, bits, colour_type, 0, 0, 0)
+    row_bytes = (width * (3 if colour else 1) * bits + 7) // 8
+    row = b"\x00" + (bytes([60, 140, 200]) * width if colour and bits == 8 else bytes(row_bytes))
+    deflate = zlib.compressobj(9)
+    body = b"".join(deflate.compress(row) for _ in range(height)) + deflate.flush()
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body)
+    return png + chunk(b"IEND", b"")

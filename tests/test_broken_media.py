@@ -9,9 +9,7 @@ text file named .mp3.
 from __future__ import annotations
 
 import io
-import struct
 import wave
-import zlib
 from pathlib import Path
 
 import pytest
@@ -21,27 +19,12 @@ from tests.conftest import MakeBot
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import FakeTelegram
 from tests.faultkit import eventually, texts, videos
-from tests.mediagen import image_bytes, write_audio
+from tests.mediagen import flat_png, image_bytes, write_audio
 
 pytestmark = pytest.mark.e2e
 
 CHAT = 931
 KEPT = "The rest of your draft is kept."
-
-
-def png_bomb(width: int = 30_000, height: int = 30_000) -> bytes:
-    """A valid 1-bit PNG of 900 million pixels in about 100 kB: all zeros, deflated."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    deflate = zlib.compressobj(9)
-    row = bytes(1 + (width + 7) // 8)  # filter byte + packed bits
-    body = b"".join(deflate.compress(row) for _ in range(height)) + deflate.flush()
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body)
-    return png + chunk(b"IEND", b"")
 
 
 def png(width: int, height: int) -> bytes:
@@ -79,7 +62,9 @@ async def test_each_broken_file_gets_its_own_reason_and_the_good_ones_stay(
     tg.send_video(CHAT, CHAT, jpeg, width=800, height=600, duration=5)  # a JPEG, "sent as video"
     tg.send_document(CHAT, CHAT, jpeg, file_name="clip.mp4", mime_type="video/mp4")  # good
     tg.send_document(CHAT, CHAT, b"", file_name="empty.png")
-    tg.send_document(CHAT, CHAT, png_bomb(), file_name="bomb.png")
+    tg.send_document(
+        CHAT, CHAT, flat_png(30_000, 30_000, bits=1, colour=False), file_name="bomb.png"
+    )
     tg.send_photo(CHAT, CHAT, image_bytes(1, 1))
     tg.send_document(CHAT, CHAT, png(100_000, 10), file_name="strip.png")
     tg.send_audio(CHAT, CHAT, silent_wav(), duration=0, file_name="silence.wav")

@@ -194,3 +194,38 @@ async def test_a_local_bot_api_server_lifts_the_20_mb_limit(
     audio = submission.references[1]
     assert audio.kind == "audio"
     assert audio.duration is not None and audio.duration <= 15
+
+
+async def test_photos_converted_side_by_side_are_still_counted_in_the_order_sent(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot(media_workers=2)
+    with telegram.held():  # eleven photos at once, as an album arrives
+        for n in range(11):
+            telegram.send_photo(
+                ALICE, ALICE, image_bytes(640 + n, 640), media_group_id="eleven", caption=None
+            )
+    refusals = []
+    for nth in ("10th", "11th"):
+        refusals.append(await bot.reply_to(ALICE, text_contains=f"The {nth} photo", timeout=60))
+    assert all("at most 9 images" in r.text for r in refusals)
+    await bot.reply_to(ALICE, text_contains="image 8, image 9\n", timeout=60)
+    telegram.send_text(ALICE, ALICE, "a tide pool")
+    telegram.send_text(ALICE, ALICE, "/generate")
+    submission = await evolink.wait_for_submission(timeout=30)
+    assert [r.width for r in submission.references] == [640 + n for n in range(9)]
+
+
+async def test_a_clip_refused_while_others_convert_does_not_cost_a_later_one_its_place(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path
+) -> None:
+    bot = await make_bot(media_workers=2)
+    good = clip(tmp_path, "good.mp4", width=640, height=640, seconds=3)
+    short = clip(tmp_path, "short.mp4", width=640, height=640, seconds=1)
+    with telegram.held():  # four clips at once; the 2nd turns out too short
+        for data in (good, short, good, good):
+            telegram.send_video(ALICE, ALICE, data, width=640, height=640, duration=3)
+    refused = await bot.reply_to(ALICE, text_contains="can't be used", timeout=60)
+    assert "2nd video" in refused.text and "at least 2 s" in refused.text
+    await bot.reply_to(ALICE, text_contains="video 1, video 2, video 3\n", timeout=60)
+    assert not [c for c in telegram.sent("sendMessage", ALICE) if "at most 3" in c.text]

@@ -8,13 +8,8 @@ import av
 import pytest
 
 from bot.media.files import check_stem
-from bot.media.probe import (
-    MAX_DECODE_SIDE,
-    audio_label,
-    codec_label,
-    container_label,
-    probe,
-)
+from bot.media.formats import audio_label, codec_label, container_label
+from bot.media.probe import MAX_DECODE_SIDE, probe
 from bot.media.results import MediaRejected
 from tests.mediagen import (
     image_bytes,

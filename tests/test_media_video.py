@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from bot import limits
-from bot.media import video
 from bot.media.probe import probe
 from bot.media.results import Change, MediaRejected
-from bot.media.video import VideoResult, normalise_video
+from bot.media.video import VideoResult, encode, geometry, normalise, normalise_video, rate
+from bot.media.video import limits as video_limits
 from tests.mediagen import (
     image_bytes,
     write_audio,
@@ -148,7 +148,7 @@ def test_private_metadata_is_remuxed_away_without_reencoding(tmp_path: Path) -> 
         metadata={"location": "+48.8584+002.2945/", "creation_time": "2024-05-01T10:00:00Z"},
     )
     result = _run(src, tmp_path)
-    assert result.changes == (Change("metadata_removed", {"kinds": "GPS, date"}),)
+    assert result.changes == (Change("metadata_removed", {"kinds": "location, date"}),)
     with av.open(str(result.path)) as container:
         keys = set(container.metadata)
         for stream in container.streams:
@@ -234,11 +234,13 @@ def test_phone_rotation_is_applied(
 @example(width=8192, height=16)
 @example(width=641, height=641)
 def test_every_plan_lands_inside_the_limits(width: int, height: int) -> None:
-    plan = video._plan_for(width, height)
+    plan = geometry.plan_for(width, height)
     canvas_w, canvas_h = plan.canvas
     assert canvas_w % 2 == 0
     assert canvas_h % 2 == 0
-    assert video.within_video_limits(canvas_w, canvas_h, fps=24, duration=5, size=1, max_seconds=15)
+    assert video_limits.within_video_limits(
+        canvas_w, canvas_h, fps=24, duration=5, size=1, max_seconds=15
+    )
     content_w, content_h = plan.content
     assert content_w <= canvas_w
     assert content_h <= canvas_h
@@ -392,12 +394,12 @@ def test_gif_animation_becomes_mp4(tmp_path: Path) -> None:
 
 def test_animated_webp_is_refused_clearly(tmp_path: Path) -> None:
     # FFmpeg 8.0 (PyAV 18) has no animated-WebP decoder; Pillow sees the animation, so the file
-    # is neither passed off as a still nor called corrupt.
+    # is neither passed off as a still nor called corrupt: it is named for what it is.
     frames = [Image.new("RGB", (480, 320), (i * 20, 90, 160)) for i in range(30)]
     src = tmp_path / "sticker.webp"
     frames[0].save(src, save_all=True, append_images=frames[1:], duration=100, loop=0)
     rejection = _rejection(src, tmp_path)
-    assert (rejection.code, rejection.params) == ("unsupported_codec", {"codec": "WebP"})
+    assert (rejection.code, rejection.params) == ("animation_unsupported", {"format": "WebP"})
 
 
 # --- refused ---------------------------------------------------------------------------------
@@ -436,7 +438,7 @@ def test_absurd_width_is_refused_before_decoding(tmp_path: Path) -> None:
 
 
 def test_absurd_pixel_count_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(video, "MAX_DECODE_PIXELS", 400_000)
+    monkeypatch.setattr(normalise, "MAX_DECODE_PIXELS", 400_000)
     rejection = _rejection(write_video(tmp_path / "ok.mp4"), tmp_path)
     assert rejection.code == "too_many_pixels"
     assert rejection.params == {"width": 640, "height": 640, "max": 400_000}
@@ -450,7 +452,9 @@ def test_output_over_the_byte_limit_is_reencoded_smaller(
 ) -> None:
     src = write_noise_video(tmp_path / "noise.mp4", width=320, height=320, frames=60, fps=20)
     limit = 400_000  # noise at CRF 20 comes out several times bigger
-    monkeypatch.setattr(video, "VIDEO_MAX_BYTES", limit)
+    monkeypatch.setattr(encode, "VIDEO_MAX_BYTES", limit)
+    monkeypatch.setattr(normalise, "VIDEO_MAX_BYTES", limit)
+    monkeypatch.setattr(video_limits, "VIDEO_MAX_BYTES", limit)
     result = normalise_video(src, tmp_path / "out", stem="ref")
     assert result.size <= limit
     compressed = _change(result, "compressed")
@@ -466,7 +470,8 @@ def test_input_over_50_mb_is_compressed(tmp_path: Path) -> None:
 
 
 def test_impossible_size_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(video, "VIDEO_MAX_BYTES", 2_000)
+    monkeypatch.setattr(encode, "VIDEO_MAX_BYTES", 2_000)
+    monkeypatch.setattr(video_limits, "VIDEO_MAX_BYTES", 2_000)
     rejection = _rejection(write_video(tmp_path / "slow.mp4", fps=15, audio=False), tmp_path)
     assert rejection.code == "too_big"
     assert rejection.params["limit"] == 2_000
@@ -510,8 +515,8 @@ def test_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
 
 
 def test_output_frame_rates() -> None:
-    assert video._output_rate(Fraction(30000, 1001)) == Fraction(30000, 1001)
-    assert video._output_rate(Fraction(2987, 100)) == 30
-    assert video._output_rate(Fraction(24000, 1001)) == 24
-    assert video._output_rate(None) == 30
-    assert video._output_rate(Fraction(240)) == 30
+    assert rate.output_rate(Fraction(30000, 1001)) == Fraction(30000, 1001)
+    assert rate.output_rate(Fraction(2987, 100)) == 30
+    assert rate.output_rate(Fraction(24000, 1001)) == 24
+    assert rate.output_rate(None) == 30
+    assert rate.output_rate(Fraction(240)) == 30

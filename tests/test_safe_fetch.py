@@ -36,6 +36,7 @@ def _deliverer(handler, tmp_path: Path) -> Deliverer:  # type: ignore[no-untyped
         store=None,  # type: ignore[arg-type]
         messenger=None,  # type: ignore[arg-type]
         notices=None,  # type: ignore[arg-type]
+        media=None,  # type: ignore[arg-type]
         http=http,
         tmp_dir=tmp_path,
         metrics=Metrics(),

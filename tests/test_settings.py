@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.media.jobs import child_environment
-from bot.settings import CallbackMode, MediaHosting, SettingsError, load_settings
+from bot.media.pool import worker_env
+from bot.settings import CallbackMode, MediaHosting, SettingsError, load_settings, usable_cpus
 
 TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789a"
 
@@ -145,10 +145,21 @@ def test_start_up_without_configuration_prints_one_line_and_no_traceback(tmp_pat
     assert "TELEGRAM_BOT_TOKEN is required" in lines[0]
 
 
-def test_the_media_child_gets_none_of_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_media_workers_get_none_of_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("DATABASE_URL", f"postgresql://bot:{PASSWORD}@db/bot")
     monkeypatch.setenv("LANG", "C.UTF-8")
-    env = child_environment()
+    env = worker_env()
     assert "TELEGRAM_BOT_TOKEN" not in env and "DATABASE_URL" not in env
     assert env["LANG"] == "C.UTF-8" and env["PATH"] == os.environ["PATH"]
+
+
+def test_media_workers_default_to_the_usable_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-abc")
+    settings = load_settings()
+    assert settings.media_workers == usable_cpus() >= 1
+    assert (settings.media_worker_memory_mb, settings.media_worker_max_jobs) == (2048, 200)
+    monkeypatch.setenv("MEDIA_WORKERS", "0")
+    with pytest.raises(SettingsError, match="MEDIA_WORKERS"):
+        load_settings()

@@ -1,13 +1,13 @@
 """Turn a voice note or a piece of music into a reference audio the upstream accepts.
 
-Synchronous and file-to-file; the caller runs it in a worker thread. The upstream takes MP3 and
+Synchronous and file-to-file; it runs in a media worker process. The upstream takes MP3 and
 WAV. An MP3 or PCM WAV that already fits (2 s to the caller's budget, at most 15 MB) is copied
 byte for byte; an MP3 that is only too long (or too big) has its tail cut off packet by packet,
 without re-encoding; everything else - Telegram's OGG/Opus voice notes, M4A/AAC, FLAC, Vorbis,
 WAV over budget, the sound of a video - is decoded and encoded to MP3 (LAME, 44.1 kHz, mono at
 128 kb/s or stereo at 192 kb/s), streamed frame by frame and trimmed to the budget.
 
-Params follow video.py's convention: durations are seconds as floats rounded down to 0.1 s,
+Params follow bot.media.video's convention: durations are seconds (formats.seconds_param),
 byte counts are ints, formats are labels such as ``"OGG/Opus"``, ``"M4A/AAC"``, ``"WAV"``.
 
 Changes: ``audio_extracted`` (``from``: the video's container label); ``converted`` (``from``,
@@ -39,14 +39,10 @@ from bot.limits import (
     AUDIO_TOTAL_SECONDS,
 )
 from bot.media.files import atomic_copy, check_stem, partial_path
-from bot.media.probe import (
-    TRIM_NOTICE_SECONDS,
-    audio_label,
-    codec_label,
-    container_label,
-    probe,
-)
-from bot.media.results import Change, MediaRejected
+from bot.media.formats import audio_label, codec_label, container_label, seconds_param
+from bot.media.probe import TRIM_NOTICE_SECONDS, probe
+from bot.media.results import Change, MediaRejected, budget_limit, require
+from bot.media.sound_out import CappedSound
 
 __all__ = ["AudioResult", "normalise_audio"]
 
@@ -87,35 +83,40 @@ def normalise_audio(
     track is extracted. Raises MediaRejected when no usable audio can be made.
     """
     check_stem(stem)
-    limit = min(max_seconds, AUDIO_MAX_SECONDS)
-    if limit < AUDIO_MIN_SECONDS:
-        raise MediaRejected(
-            "no_budget", kind="audio", seconds=_seconds(max(0.0, limit)), total=AUDIO_TOTAL_SECONDS
-        )
+    limit = budget_limit(
+        "audio",
+        max_seconds,
+        longest=AUDIO_MAX_SECONDS,
+        shortest=AUDIO_MIN_SECONDS,
+        total=AUDIO_TOTAL_SECONDS,
+    )
     info = probe(src)
-    if not info.has_audio or info.audio_codec is None:
+    if not info.has_audio:
         raise MediaRejected("no_audio_stream")
+    if info.audio_codec is None:  # a video whose sound track has no decoder here
+        label = container_label(info.container, codec=info.video_codec)
+        raise MediaRejected("unsupported_format", kind="audio", format=label)
     if info.duration is not None and info.duration < AUDIO_MIN_SECONDS:
-        raise MediaRejected("too_short", seconds=_seconds(info.duration), min=AUDIO_MIN_SECONDS)
+        raise MediaRejected(
+            "too_short", seconds=seconds_param(info.duration), min=AUDIO_MIN_SECONDS
+        )
     dest_dir.mkdir(parents=True, exist_ok=True)
 
     try:
         with av.open(str(src), "r") as container:
             stream = container.streams.audio[0]
-            if stream.codec_context is None:
-                raise MediaRejected("unsupported_codec", codec=info.audio_codec)
             brand = container.metadata.get("major_brand", "")
             is_mp3 = info.container == "mp3" and info.audio_codec == "mp3"
             is_wav = info.container == "wav" and info.audio_codec in _WAV_CODECS
             if is_mp3 or is_wav:
                 # An MP3's header duration is an estimate and its packets include the encoder's
                 # delay; take the less favourable of the two for each bound.
-                counted = _packet_seconds(container, stream)
+                counted = _packetseconds_param(container, stream)
                 shortest = min(counted, info.duration or counted)
                 longest = max(counted, info.duration or counted)
                 if shortest < AUDIO_MIN_SECONDS:
                     raise MediaRejected(
-                        "too_short", seconds=_seconds(shortest), min=AUDIO_MIN_SECONDS
+                        "too_short", seconds=seconds_param(shortest), min=AUDIO_MIN_SECONDS
                     )
                 if longest <= limit and info.size <= AUDIO_MAX_BYTES:
                     dest = dest_dir / f"{stem}.{'mp3' if is_mp3 else 'wav'}"
@@ -138,14 +139,15 @@ def normalise_audio(
 
     if info.duration is not None and info.duration > limit + TRIM_NOTICE_SECONDS:
         changes.append(
-            Change("trimmed", {"from": _seconds(info.duration), "to": _seconds(seconds)})
+            Change("trimmed", {"from": seconds_param(info.duration), "to": seconds_param(seconds)})
         )
     return _result(dest, tuple(changes), limit, seconds)
 
 
-def _packet_seconds(container: InputContainer, stream: AudioStream) -> float:
+def _packetseconds_param(container: InputContainer, stream: AudioStream) -> float:
     """The stream's duration, summed over its packets (demuxed, not decoded)."""
-    assert stream.time_base is not None
+    if stream.time_base is None:
+        raise MediaRejected("corrupt", reason="unreadable")
     first: int | None = None
     end = 0
     for packet in container.demux(stream):
@@ -164,7 +166,8 @@ def _cut_mp3(src: Path, dest: Path, seconds: float, size: int, limit: float) -> 
     try:
         with av.open(str(src), "r") as source, av.open(str(tmp), "w", format="mp3") as out:
             stream = source.streams.audio[0]
-            assert stream.time_base is not None
+            if stream.time_base is None:
+                raise MediaRejected("corrupt", reason="unreadable")
             budget_ticks = budget / stream.codec_context.sample_rate / stream.time_base
             target = out.add_stream_from_template(stream)
             first: int | None = None
@@ -183,13 +186,17 @@ def _cut_mp3(src: Path, dest: Path, seconds: float, size: int, limit: float) -> 
         if new_size > AUDIO_MAX_BYTES:
             raise MediaRejected("too_big", size=new_size, limit=AUDIO_MAX_BYTES)
         if kept_seconds < AUDIO_MIN_SECONDS:
-            raise MediaRejected("too_short", seconds=_seconds(kept_seconds), min=AUDIO_MIN_SECONDS)
+            raise MediaRejected(
+                "too_short", seconds=seconds_param(kept_seconds), min=AUDIO_MIN_SECONDS
+            )
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
     changes: list[Change] = []
     if seconds > limit + TRIM_NOTICE_SECONDS:
-        changes.append(Change("trimmed", {"from": _seconds(seconds), "to": _seconds(kept_seconds)}))
+        changes.append(
+            Change("trimmed", {"from": seconds_param(seconds), "to": seconds_param(kept_seconds)})
+        )
     if size > AUDIO_MAX_BYTES:
         changes.append(Change("compressed", {"from": size, "to": new_size}))
     return _result(dest, tuple(changes), limit, kept_seconds)
@@ -208,7 +215,7 @@ def _transcode(container: InputContainer, stream: AudioStream, dest: Path, limit
             encoder.finish()
         seconds = encoder.seconds
         if seconds < AUDIO_MIN_SECONDS:
-            raise MediaRejected("too_short", seconds=_seconds(seconds), min=AUDIO_MIN_SECONDS)
+            raise MediaRejected("too_short", seconds=seconds_param(seconds), min=AUDIO_MIN_SECONDS)
         size = tmp.stat().st_size
         if size > AUDIO_MAX_BYTES:  # 15 s at 192 kb/s is 360 kB; only a bug gets here
             raise MediaRejected("too_big", size=size, limit=AUDIO_MAX_BYTES)
@@ -218,66 +225,31 @@ def _transcode(container: InputContainer, stream: AudioStream, dest: Path, limit
     return seconds
 
 
-class _Mp3Out:
+class _Mp3Out(CappedSound):
     """Resamples to 44.1 kHz and encodes with LAME, stopping at the sample budget."""
 
     def __init__(self, out: OutputContainer, *, mono: bool, limit: float) -> None:
-        self._layout = "mono" if mono else "stereo"
-        self._out = out
-        self._encoder = out.add_stream("libmp3lame", rate=_SAMPLE_RATE)
-        self._encoder.layout = self._layout
-        self._encoder.format = "fltp"
-        self._encoder.bit_rate = _MONO_BITRATE if mono else _STEREO_BITRATE
-        self._resampler = av.AudioResampler(format="fltp", layout=self._layout, rate=_SAMPLE_RATE)
-        self._fifo = av.AudioFifo()
-        self._cap = (math.floor(limit * _SAMPLE_RATE / _MP3_FRAME) - 1) * _MP3_FRAME
-        self._written = 0
-        self.done = False
-
-    @property
-    def seconds(self) -> float:
-        return self._written / _SAMPLE_RATE
-
-    def feed(self, frames: list[av.AudioFrame]) -> None:
-        for frame in frames:
-            for resampled in self._resampler.resample(frame):
-                self._queue(resampled)
-
-    def finish(self) -> None:
-        for resampled in self._resampler.resample(None):
-            self._queue(resampled)
-        self._emit(final=True)
-        self._out.mux(self._encoder.encode(None))
-
-    def _queue(self, frame: av.AudioFrame) -> None:
-        frame.pts = None  # positions are counted here; the fifo would check continuity
-        self._fifo.write(frame)
-        self._emit(final=False)
-
-    def _emit(self, *, final: bool) -> None:
-        while not self.done:
-            room = self._cap - self._written
-            if room <= 0:
-                self.done = True
-                return
-            frame = self._fifo.read(min(_CHUNK, room), partial=final)
-            if frame is None:
-                return
-            frame.pts = self._written
-            frame.time_base = Fraction(1, _SAMPLE_RATE)
-            self._out.mux(self._encoder.encode(frame))
-            self._written += frame.samples
+        layout = "mono" if mono else "stereo"
+        encoder = out.add_stream("libmp3lame", rate=_SAMPLE_RATE)
+        encoder.layout = layout
+        encoder.format = "fltp"
+        encoder.bit_rate = _MONO_BITRATE if mono else _STEREO_BITRATE
+        cap = (math.floor(limit * _SAMPLE_RATE / _MP3_FRAME) - 1) * _MP3_FRAME
+        super().__init__(out, encoder, layout=layout, rate=_SAMPLE_RATE, chunk=_CHUNK, cap=cap)
 
 
 def _result(path: Path, changes: tuple[Change, ...], limit: float, seconds: float) -> AudioResult:
     """Re-probe the output and check it against every limit before handing it out."""
     out = probe(path)
-    assert out.kind == "audio", out
-    assert out.audio_codec in {"mp3", *_WAV_CODECS}, out
-    assert out.duration is not None, out
-    assert AUDIO_MIN_SECONDS <= seconds <= limit, (seconds, limit)
-    assert out.duration <= limit, (out, limit)
-    assert 0 < out.size <= AUDIO_MAX_BYTES, out
+    name = path.name
+    require(out.kind == "audio", f"{name}: not audio ({out.kind})")
+    require(out.audio_codec in {"mp3", *_WAV_CODECS}, f"{name}: codec {out.audio_codec}")
+    require(AUDIO_MIN_SECONDS <= seconds <= limit, f"{name}: {seconds} s, budget {limit} s")
+    require(
+        out.duration is not None and out.duration <= limit,
+        f"{name}: header says {out.duration} s, budget {limit} s",
+    )
+    require(0 < out.size <= AUDIO_MAX_BYTES, f"{name}: {out.size} bytes")
     return AudioResult(
         path=path,
         duration=seconds,
@@ -285,8 +257,3 @@ def _result(path: Path, changes: tuple[Change, ...], limit: float, seconds: floa
         mime_type=MP3_MIME if out.container == "mp3" else WAV_MIME,
         changes=changes,
     )
-
-
-def _seconds(value: float) -> float:
-    """Seconds for a message: rounded down to 0.1 s, so 1.98 s is never shown as "2.0"."""
-    return math.floor(value * 10 + 1e-9) / 10

@@ -1,6 +1,6 @@
 """Turn a photo a user sent into a reference image the upstream accepts, or refuse it clearly.
 
-Everything here is synchronous and file-to-file; the caller runs it in a worker thread. The file is
+Everything here is synchronous and file-to-file; it runs in a media worker process. The file is
 identified by its content (never its name or MIME type), decoded once, and written again only when
 something has to change: format, orientation, aspect ratio, size, or metadata. EXIF, GPS and other
 metadata never reach the output, because the file is served at a public URL.
@@ -30,21 +30,10 @@ from bot.limits import (
     IMAGE_MAX_SIDE,
     IMAGE_MIN_SIDE,
 )
-from bot.media.files import atomic_copy, partial_path
-from bot.media.results import Change, MediaRejected
-
-
-def _register_heif() -> bool:
-    # HEIC/HEIF is what iPhones shoot; pillow-heif is optional so the bot still runs without it.
-    try:
-        from pillow_heif import register_heif_opener
-    except ImportError:  # pragma: no cover - depends on the environment
-        return False
-    register_heif_opener()
-    return True
-
-
-HEIF_SUPPORTED: Final = _register_heif()
+from bot.media.files import atomic_copy, check_stem, partial_path
+from bot.media.formats import dims, picture_label
+from bot.media.pillow_formats import HEIF_SUPPORTED, OPEN_FORMATS
+from bot.media.results import Change, MediaRejected, require
 
 __all__ = [
     "HEIF_SUPPORTED",
@@ -72,21 +61,10 @@ _WEBP_FALLBACK_QUALITIES: Final = (90, 80, 70, 60)
 _MIME_TYPES: Final = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 _EXTENSIONS: Final = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 
-# Formats a phone or desktop plausibly sends. Anything else (EPS, which runs Ghostscript, PSD,
-# ICO, ...) is treated as "not an image" rather than handed to a rarely used decoder.
-_WANTED_INPUT_FORMATS: Final = (
-    "JPEG",
-    "PNG",
-    "WEBP",
-    "GIF",
-    "BMP",
-    "TIFF",
-    "MPO",
-    "HEIF",
-    "AVIF",
-)
-Image.init()
-_INPUT_FORMATS: Final = tuple(f for f in _WANTED_INPUT_FORMATS if f in Image.OPEN)
+# Formats a phone or desktop plausibly sends (bot.media.formats.PILLOW_FORMATS). Anything else
+# (EPS, which runs Ghostscript, PSD, ICO, ...) is "not an image" rather than handed to a rarely
+# used decoder.
+_INPUT_FORMATS: Final = OPEN_FORMATS
 
 # Exact bounds, so padding lands on the limit rather than a float's width off it.
 _ASPECT_MIN: Final = Fraction(str(ASPECT_MIN))
@@ -149,6 +127,117 @@ _KNOWN_JPEG_APPS: Final = (
     ("COM", b""),
 )
 
+# Kinds of private data, in the order they are named (bot.media.results: ``metadata_removed``).
+METADATA_KIND_ORDER: Final = (
+    "location",
+    "date",
+    "device",
+    "camera_settings",
+    "author",
+    "comment",
+    "xmp",
+    "iptc",
+    "text",
+    "other",
+)
+_T = ExifTags.Base
+# EXIF (and TIFF, whose own tags Pillow reads as EXIF) tags that describe the pixels and how
+# they are stored, nothing about a person, place or device.
+_LAYOUT_TAGS: Final = frozenset(
+    {
+        _T.NewSubfileType,
+        _T.SubfileType,
+        _T.Thresholding,
+        _T.CellWidth,
+        _T.CellLength,
+        _T.FillOrder,
+        _T.StripOffsets,
+        _T.RowsPerStrip,
+        _T.StripByteCounts,
+        _T.MinSampleValue,
+        _T.MaxSampleValue,
+        _T.GrayResponseUnit,
+        _T.GrayResponseCurve,
+        _T.PageNumber,
+        _T.TransferFunction,
+        _T.Predictor,
+        _T.WhitePoint,
+        _T.PrimaryChromaticities,
+        _T.ColorMap,
+        _T.HalftoneHints,
+        _T.TileWidth,
+        _T.TileLength,
+        _T.TileOffsets,
+        _T.TileByteCounts,
+        _T.ExtraSamples,
+        _T.SampleFormat,
+        _T.SMinSampleValue,
+        _T.SMaxSampleValue,
+        _T.JPEGTables,
+        _T.YCbCrCoefficients,
+        _T.ReferenceBlackWhite,
+        _T.InterColorProfile,
+        _T.Gamma,
+        _T.ImageWidth,
+        _T.ImageLength,
+        _T.BitsPerSample,
+        _T.Compression,
+        _T.PhotometricInterpretation,
+        _T.Orientation,
+        _T.SamplesPerPixel,
+        _T.PlanarConfiguration,
+        _T.XResolution,
+        _T.YResolution,
+        _T.ResolutionUnit,
+        _T.YCbCrSubSampling,
+        _T.YCbCrPositioning,
+        _T.ExifOffset,
+        _T.GPSInfo,
+        _T.ExifVersion,
+        _T.FlashPixVersion,
+        _T.ColorSpace,
+        _T.ComponentsConfiguration,
+        _T.ExifImageWidth,
+        _T.ExifImageHeight,
+        _T.ExifInteroperabilityOffset,
+    }
+)
+_EXIF_TAG_KINDS: Final[dict[int, str]] = {
+    _T.XMLPacket: "xmp",
+    _T.ImageResources: "iptc",  # Photoshop's, IPTC captions included
+    33723: "iptc",  # IPTC-NAA
+    _T.DocumentName: "comment",
+    _T.PageName: "comment",
+    _T.DateTime: "date",
+    _T.DateTimeOriginal: "date",
+    _T.DateTimeDigitized: "date",
+    _T.OffsetTime: "date",
+    _T.OffsetTimeOriginal: "date",
+    _T.OffsetTimeDigitized: "date",
+    _T.SubsecTime: "date",
+    _T.SubsecTimeOriginal: "date",
+    _T.SubsecTimeDigitized: "date",
+    _T.Make: "device",
+    _T.Model: "device",
+    _T.Software: "device",
+    _T.HostComputer: "device",
+    _T.LensMake: "device",
+    _T.LensModel: "device",
+    _T.LensSerialNumber: "device",
+    _T.BodySerialNumber: "device",
+    _T.MakerNote: "device",
+    _T.Artist: "author",
+    _T.Copyright: "author",
+    _T.CameraOwnerName: "author",
+    _T.ImageDescription: "comment",
+    _T.UserComment: "comment",
+    _T.XPComment: "comment",
+    _T.XPAuthor: "author",
+    _T.XPTitle: "comment",
+    _T.XPSubject: "comment",
+    _T.XPKeywords: "comment",
+}
+
 # What a broken file makes Pillow's decoders raise.
 _DECODE_ERRORS: Final = (
     OSError,
@@ -209,8 +298,7 @@ def normalise_image(src: Path, dest_dir: Path, *, stem: str) -> ImageResult:
     to the allowed aspect ratio, scaled into the allowed size and written as JPEG, or PNG when it
     has real transparency, with no metadata. Raises MediaRejected when that is impossible.
     """
-    if not stem or stem != Path(stem).name or stem.startswith("."):
-        raise ValueError(f"stem must be a plain file name, got {stem!r}")
+    check_stem(stem)
     src_size = src.stat().st_size  # a missing file is the caller's bug, not the user's
     if src_size == 0:
         raise MediaRejected("corrupt")
@@ -232,7 +320,10 @@ def normalise_image(src: Path, dest_dir: Path, *, stem: str) -> ImageResult:
     del image
 
     if out_format != source.format or source.convert_note:
-        convert_params: dict[str, str | int | float] = {"from": source.format, "to": out_format}
+        convert_params: dict[str, str | int | float] = {
+            "from": picture_label(source.format),
+            "to": picture_label(out_format),
+        }
         convert_params.update(source.convert_note)
         changes.insert(0, Change("converted", convert_params))
     if quality is not None:
@@ -257,7 +348,10 @@ def _bomb_guard(src: Path) -> Iterator[None]:
         try:
             yield
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            width, height = _declared_size(src) or ("?", "?")
+            declared = _declared_size(src)
+            if declared is None:  # the message then names the limit only, never "?×?"
+                raise MediaRejected("too_many_pixels", variant="unsized", max=MAX_PIXELS) from exc
+            width, height = declared
             raise MediaRejected(
                 "too_many_pixels", width=width, height=height, max=MAX_PIXELS
             ) from exc
@@ -292,6 +386,7 @@ def _header_size(
 
 def _decode(src: Path, src_size: int) -> tuple[Image.Image, _Source] | _Passthrough:
     """Open, vet and decode the first frame; return it ready for the geometry step."""
+    source_format = "picture"
     try:
         with Image.open(src, formats=_INPUT_FORMATS) as opened:
             width, height = opened.size
@@ -331,7 +426,8 @@ def _decode(src: Path, src_size: int) -> tuple[Image.Image, _Source] | _Passthro
     except UnidentifiedImageError as exc:
         raise MediaRejected("not_an_image") from exc
     except _DECODE_ERRORS as exc:
-        raise MediaRejected("corrupt") from exc
+        # The header was a picture's; its pixels are not all there (cut short, garbled).
+        raise MediaRejected("damaged_picture", format=picture_label(source_format)) from exc
 
     changes: list[Change] = []
     if orientation != 1:
@@ -356,43 +452,60 @@ def _read_exif(image: Image.Image) -> Image.Exif:
         return Image.Exif()
 
 
-def _has_gps(exif: Image.Exif) -> bool:
-    try:
-        return bool(exif.get_ifd(ExifTags.IFD.GPSInfo))
-    except Exception:
-        return False
-
-
 def _metadata_kinds(image: ImageFile.ImageFile, exif: Image.Exif) -> list[str]:
-    """Which kinds of metadata the file carries, in a stable order ([] if none)."""
+    """What private data the file carries, as kinds (bot.media.results' ``metadata_removed``),
+    in a stable order; [] when there is none.
+
+    EXIF is read tag by tag: the orientation or resolution say nothing about anyone, a phone's
+    model or a GPS position do.
+    """
     info = image.info
-    gps = _has_gps(exif)
-    try:
-        has_exif_ifd = bool(exif.get_ifd(ExifTags.IFD.Exif))
-    except Exception:
-        has_exif_ifd = True
-    kinds: list[str] = []
-    if "exif" in info or "Raw profile type exif" in info or has_exif_ifd or gps:
-        kinds.append("EXIF")
-    if gps:
-        kinds.append("GPS")
+    found = _exif_kinds(exif) if exif else set()
+    if "exif" in info and not exif:
+        found.add("other")  # EXIF Pillow could not parse: unknown, so assume the worst
+    if "Raw profile type exif" in info:
+        found.add("other")
     if "xmp" in info or "XML:com.adobe.xmp" in info:
-        kinds.append("XMP")
+        found.add("xmp")
     if "comment" in info:
-        kinds.append("comment")
+        found.add("comment")
     if "photoshop" in info or "iptc" in info:
-        kinds.append("IPTC")
+        found.add("iptc")
     if image.format == "PNG" and any(
         k not in _HARMLESS_INFO and k not in _NAMED_METADATA for k in info
     ):
-        kinds.append("text")
+        found.add("text")
     applist: list[tuple[str, bytes]] = getattr(image, "applist", [])
     if any(
         not any(name == known and data.startswith(prefix) for known, prefix in _KNOWN_JPEG_APPS)
         for name, data in applist
     ):
-        kinds.append("other")
-    return kinds
+        found.add("other")
+    return [kind for kind in METADATA_KIND_ORDER if kind in found]
+
+
+def _exif_kinds(exif: Image.Exif) -> set[str]:
+    found: set[str] = set()
+    tags: dict[int, object] = dict(exif)
+    for ifd in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo, ExifTags.IFD.IFD1):
+        try:
+            sub = exif.get_ifd(ifd)
+        except Exception:  # junk EXIF: Pillow's parser raises assorted errors
+            found.add("other")
+            continue
+        if ifd is ExifTags.IFD.GPSInfo:
+            if sub:
+                found.add("location")
+        elif ifd is ExifTags.IFD.IFD1:
+            if sub:
+                found.add("other")  # an embedded thumbnail may show what the picture cropped
+        else:
+            tags.update(sub)
+    for tag in tags:
+        if tag in _LAYOUT_TAGS:
+            continue
+        found.add(_EXIF_TAG_KINDS.get(tag, "camera_settings"))
+    return found
 
 
 def _to_output_mode(image: Image.Image) -> Image.Image:
@@ -451,7 +564,7 @@ def _plan(width: int, height: int) -> _Plan:
             min(canvas[0], max(1, round(width * scale))),
             min(canvas[1], max(1, round(height * scale))),
         )
-    assert _within_limits(*canvas), (width, height, canvas)
+    require(_within_limits(*canvas), f"image plan {width}×{height} -> {canvas}")
     return _Plan(padded=(padded_w, padded_h), canvas=canvas, content=content)
 
 
@@ -459,10 +572,10 @@ def _apply_plan(image: Image.Image, plan: _Plan, changes: list[Change]) -> Image
     """Scale the picture, then pad it; the same result as pad-then-scale, with less memory."""
     size = image.size
     if plan.padded != size:
-        changes.append(Change("padded", {"from": _dims(size), "to": _dims(plan.padded)}))
+        changes.append(Change("padded", {"from": dims(size), "to": dims(plan.padded)}))
     if plan.canvas != plan.padded:
         code = "downscaled" if plan.canvas[0] < plan.padded[0] else "upscaled"
-        changes.append(Change(code, {"from": _dims(plan.padded), "to": _dims(plan.canvas)}))
+        changes.append(Change(code, {"from": dims(plan.padded), "to": dims(plan.canvas)}))
 
     if plan.content != size:
         downscaling = plan.content[0] < size[0]
@@ -524,14 +637,15 @@ def _save(
 def _result(
     path: Path,
     out_format: str,
-    dims: tuple[int, int],
+    size_px: tuple[int, int],
     changes: tuple[Change, ...],
     size: int,
 ) -> ImageResult:
-    width, height = dims
-    assert out_format in IMAGE_FORMATS, out_format
-    assert _within_limits(width, height), dims
-    assert 0 < size <= IMAGE_MAX_BYTES, size
+    width, height = size_px
+    require(out_format in IMAGE_FORMATS, f"image format {out_format}")
+    require(_within_limits(width, height), f"image size {width}×{height}")
+    require(0 < size <= IMAGE_MAX_BYTES, f"image bytes {size}")
+    require(path.stat().st_size == size, f"image file {path.name} is not {size} bytes")
     return ImageResult(
         path=path,
         format=out_format,
@@ -541,7 +655,3 @@ def _result(
         mime_type=_MIME_TYPES[out_format],
         changes=changes,
     )
-
-
-def _dims(size: tuple[int, int]) -> str:
-    return f"{size[0]}×{size[1]}"

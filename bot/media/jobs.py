@@ -1,20 +1,20 @@
-"""Running media work off the event loop: images in a thread, video and audio in a child process."""
+"""The bot's side of media work: typed calls that run in the worker pool, never in the bot.
+
+Nothing here imports PyAV or Pillow; every file a user sends is decoded in a
+:mod:`bot.media.worker` process. A job that kills its worker or passes its deadline comes back as
+``MediaRejected("unprocessable", reason=...)``, like any other refusal.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import os
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.media.images import normalise_image
-from bot.media.probe import Probe
-from bot.media.results import MediaRejected
-from bot.settings import Settings
+from bot.media.pool import MediaPool, WorkerLost
+from bot.media.results import MediaRejected, Probe
 
 log = logging.getLogger(__name__)
 
@@ -33,34 +33,48 @@ class Normalised:
 
 
 class MediaJobs:
-    """Probe and normalise files with a deadline per file."""
+    """Probe and normalise files, and give results a sound track, in the pool's workers.
 
-    def __init__(self, *, timeout_seconds: float) -> None:
-        self._timeout = timeout_seconds
+    ``owner`` (the user the file came from) decides the file's turn in the pool's fair queue.
+    ``on_unprocessable`` hears the reason of each file refused for stopping its worker.
+    """
 
-    async def probe(self, path: Path) -> Probe:
-        """What the file really is, read from its content (by FFmpeg, in a child process)."""
-        return Probe(**await self._in_child({"kind": "probe", "src": str(path)}))
+    def __init__(
+        self, pool: MediaPool, *, on_unprocessable: Callable[[str], None] | None = None
+    ) -> None:
+        self._pool = pool
+        self._on_unprocessable = on_unprocessable
+
+    @property
+    def waiting(self) -> int:
+        """Files queued for a free worker."""
+        return self._pool.waiting
+
+    @property
+    def busy(self) -> int:
+        """Workers working on a file."""
+        return self._pool.busy
+
+    def start(self) -> None:
+        """Start the workers (in the background: the first job waits for them if need be)."""
+        self._pool.start()
+
+    async def close(self) -> None:
+        """Stop the workers."""
+        await self._pool.close()
+
+    def ahead(self, owner: int) -> int | None:
+        """Files queued before ``owner``'s next one; None when it has none waiting."""
+        return self._pool.ahead(owner)
+
+    async def probe(self, path: Path, *, owner: int) -> Probe:
+        """What the file really is, read from its content."""
+        return Probe(**await self._run({"kind": "probe", "src": str(path)}, owner))
 
     async def normalise(
-        self, kind: str, src: Path, dest_dir: Path, *, stem: str, max_seconds: float
+        self, kind: str, src: Path, dest_dir: Path, *, stem: str, max_seconds: float, owner: int
     ) -> Normalised:
         """Check and fix `src` as a reference of `kind`; MediaRejected if it cannot be used."""
-        if kind == "image":
-            try:
-                image = await asyncio.wait_for(
-                    asyncio.to_thread(normalise_image, src, dest_dir, stem=stem), self._timeout
-                )
-            except TimeoutError:
-                raise MediaRejected("timeout") from None
-            return Normalised(
-                path=image.path,
-                mime_type=image.mime_type,
-                size=image.size,
-                width=image.width,
-                height=image.height,
-                changes=[{"code": c.code, "params": dict(c.params)} for c in image.changes],
-            )
         job = {
             "kind": kind,
             "src": str(src),
@@ -68,7 +82,7 @@ class MediaJobs:
             "stem": stem,
             "max_seconds": max_seconds,
         }
-        data = await self._in_child(job)
+        data = await self._run(job, owner)
         return Normalised(
             path=Path(data["path"]),
             mime_type=data["mime_type"],
@@ -79,36 +93,23 @@ class MediaJobs:
             changes=list(data.get("changes", [])),
         )
 
-    async def _in_child(self, job: dict[str, Any]) -> dict[str, Any]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.media.worker",
-            env=child_environment(),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+    async def ensure_audio_track(self, src: Path, dest_dir: Path, *, owner: int) -> Path:
+        """`src` if the video has sound, else a copy with a silent track (see video_audio)."""
+        job = {"kind": "audio_track", "src": str(src), "dest_dir": str(dest_dir)}
+        return Path((await self._run(job, owner))["path"])
+
+    async def _run(self, job: dict[str, Any], owner: int) -> dict[str, Any]:
         try:
-            out, err = await asyncio.wait_for(
-                process.communicate(json.dumps(job).encode()), self._timeout
-            )
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            raise MediaRejected("timeout") from None
-        if process.returncode != 0:
-            log.warning("media worker exited with %s: %s", process.returncode, err.decode()[-500:])
-            raise MediaRejected("corrupt")
-        answer: dict[str, Any] = json.loads(out)
-        if not answer.get("ok"):
-            raise MediaRejected(str(answer.get("code", "corrupt")), **answer.get("params", {}))
-        result: dict[str, Any] = answer["result"]
-        return result
-
-
-def child_environment() -> dict[str, str]:
-    """This process's environment without the bot's settings: a file-converting child needs
-    none of them, and they hold the secrets (bot token, API key, DATABASE_URL's password)."""
-    settings = {name.upper() for name in Settings.model_fields}
-    return {name: value for name, value in os.environ.items() if name.upper() not in settings}
+            answer = await self._pool.run(job, owner=owner)
+        except WorkerLost as exc:
+            log.warning("media job %s on %s: worker lost (%s)", job["kind"], job["src"], exc.reason)
+            answer = {"ok": False, "code": "unprocessable", "params": {"reason": exc.reason}}
+        if answer.get("ok"):
+            result: dict[str, Any] = answer["result"]
+            return result
+        code, params = str(answer.get("code", "corrupt")), dict(answer.get("params", {}))
+        if "detail" in answer:
+            log.error("media job %s on %s failed: %s", job["kind"], job["src"], answer["detail"])
+        if code == "unprocessable" and self._on_unprocessable is not None:
+            self._on_unprocessable(str(params.get("reason", "")))
+        raise MediaRejected(code, **params)

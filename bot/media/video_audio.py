@@ -19,6 +19,8 @@ from av.container import OutputContainer
 from av.packet import Packet
 from av.video.stream import VideoStream
 
+from bot.media.formats import is_picture_demuxer
+from bot.media.mp4 import open_mp4
 from bot.media.results import MediaRejected
 
 __all__ = ["SAMPLE_RATE", "add_silent_audio", "ensure_audio_track", "has_audio_stream"]
@@ -27,8 +29,6 @@ SAMPLE_RATE: Final = 44_100
 _LAYOUT: Final = "mono"
 _CHUNK: Final = 1024  # samples per silent frame: one AAC frame
 _TIME_BASE: Final = Fraction(1, SAMPLE_RATE)
-# FFmpeg demuxers for pictures (besides the "*_pipe" ones); FFmpeg reads them as one-frame videos.
-_IMAGE_DEMUXERS: Final = frozenset({"image2", "gif", "apng", "webp", "jpegxl_anim"})
 # Packets without a DTS we are willing to hold back; B-frame reordering needs a few at most.
 _MAX_PENDING: Final = 64
 
@@ -82,22 +82,19 @@ def _remux_with_silence(src: Path, dest: Path) -> None:
     with av.open(str(src), "r") as source:
         if not source.streams.video:
             raise MediaRejected("corrupt", reason="no_video")
-        if _is_picture(source.format.name):
+        if is_picture_demuxer(source.format.name):
             raise MediaRejected("corrupt", reason="still_image")
         video_in = source.streams.video[0]
+        codec = video_in.codec_context.name if video_in.codec_context is not None else "unknown"
         time_base = video_in.time_base
         if time_base is None:
             raise MediaRejected("corrupt", reason="unreadable")
-        with av.open(
-            str(dest), "w", format="mp4", container_options={"movflags": "+faststart"}
-        ) as out:
+        with open_mp4(dest) as out:
             try:
                 video_out = out.add_stream_from_template(video_in)
             except ValueError as exc:  # the MP4 muxer cannot carry this codec
-                raise MediaRejected(
-                    "corrupt", reason="unsupported_codec", codec=video_in.codec_context.name
-                ) from exc
-            if video_in.codec_context.name == "hevc":
+                raise MediaRejected("corrupt", reason="unsupported_codec", codec=codec) from exc
+            if codec == "hevc":
                 # Apple players (and so Telegram on iOS) only play HEVC in MP4 tagged hvc1;
                 # the template copy resets the tag and the muxer would pick hev1.
                 video_out.codec_tag = "hvc1"
@@ -121,11 +118,6 @@ def _remux_with_silence(src: Path, dest: Path) -> None:
             if silence is None:
                 raise MediaRejected("corrupt", reason="no_video")
             silence.flush()
-
-
-def _is_picture(demuxer: str) -> bool:
-    names = demuxer.split(",")
-    return any(name in _IMAGE_DEMUXERS or name.endswith("_pipe") for name in names)
 
 
 def _with_dts(packets: Iterable[Packet[VideoStream]]) -> Iterator[Packet[VideoStream]]:
