@@ -382,7 +382,9 @@ class DraftService:
     async def _tell_rejected(self, key: ChatKey, language: str, ref: Reference) -> None:
         """Why a file can't be used, in a reply to it, right after the draft it was meant for."""
         siblings = await self._store.drafts.references(ref.draft_id)
-        self.note(ref.draft_id, key, rejection_text(language, ref, siblings), reply_to=ref.message_id)
+        self.note(
+            ref.draft_id, key, rejection_text(language, ref, siblings), reply_to=ref.message_id
+        )
 
 
 def _removal_keyboard(lang: str, prefix: str, refs: list[Reference]) -> InlineKeyboardMarkup:
