@@ -250,6 +250,12 @@ class DraftService:
         ahead = self._processor.queue_ahead(draft.key.user_id) if pending else None
         return render_summary(draft, refs, pending, credit_rate=rate, queue_ahead=ahead)
 
+    async def summary_message_id(self, draft_id: int) -> int | None:
+        """The draft's message, once any send of it under way has been recorded."""
+        async with self._summary_locks[draft_id]:
+            draft = await self._store.drafts.get(draft_id)
+        return draft.summary_message_id if draft is not None else None
+
     async def ask_prompt(self, draft: Draft, *, reply_to: int | None) -> None:
         """/generate found no prompt: the draft, shown anew under the request, asks for it."""
         await self._store.drafts.ask_prompt(draft.id, True)

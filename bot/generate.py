@@ -133,7 +133,9 @@ class Generator:
         bot's draft (other talk there is not for the bot). When the draft had asked for its
         prompt, the answer makes the video."""
         draft = await self._store.drafts.open_draft(key)
-        if not key.private and (draft is None or replied_to_bot != draft.summary_message_id):
+        if not key.private and (
+            draft is None or replied_to_bot != await self._drafts.summary_message_id(draft.id)
+        ):
             return
         if draft is not None and draft.prompt_asked:
             await self._store.drafts.ask_prompt(draft.id, False)
