@@ -356,16 +356,19 @@ class DraftService:
             self.schedule_summary(ref.draft_id)
 
     async def _watch_queue(self, draft_id: int, owner: int) -> None:
-        """While the draft's files wait for a media worker, show where they are in the queue."""
+        """While the draft's files wait for a media worker, show where they are in the queue
+        (once the wait is noticeable); it ends with the last of them."""
         try:
-            await asyncio.sleep(QUEUE_NOTICE_SECONDS)
-            shown: int | None = None
-            while self.pending(draft_id):
+            wait, shown = QUEUE_NOTICE_SECONDS, None
+            while jobs := set(self._jobs.get(draft_id, ())):
+                _, running = await asyncio.wait(jobs, timeout=wait)
+                if not running:
+                    continue  # these are done; files that came meanwhile are watched next
                 ahead = self._processor.queue_ahead(owner)
                 if ahead != shown:
                     shown = ahead
                     await self.refresh_summary(draft_id)
-                await asyncio.sleep(QUEUE_REFRESH_SECONDS)
+                wait = QUEUE_REFRESH_SECONDS
         finally:
             self._queue_watchers.pop(draft_id, None)
 
