@@ -25,7 +25,7 @@ async def draft_button(update: Update, context: BotContext) -> None:
         return
     drafts = services.drafts
     pressed = query.message.message_id if query.message else None
-    if pressed != draft.summary_message_id:
+    if pressed != await drafts.summary_message_id(draft.id):
         # An older message of this draft: only the newest one has live buttons.
         await query.answer(t(lang, "draft_moved"))
         if pressed is not None:

@@ -262,10 +262,10 @@ async def test_a_task_that_finishes_after_the_deadline_is_still_delivered(
 async def test_queries_that_time_out_until_the_deadline_end_in_a_clear_message(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:
-    bot = await make_bot(http_timeout_seconds=0.3, task_deadline_seconds=3)
+    bot = await make_bot(http_timeout_seconds=1.0, task_deadline_seconds=4)
+    evolink.set_delay("/v1/tasks/", 2.0)  # every query times out (the submit does not)
     await draft_and_generate(bot, CHAT, prompt="a lighthouse in fog")
     await evolink.wait_for_submission()
-    evolink.set_delay("/v1/tasks/", 1.0)  # every query times out from now on
     await bot.reply_to(CHAT, text_contains=GIVEN_UP, timeout=20)
     tasks, _ = await records(bot)
     assert tasks[0].status is TaskStatus.FAILED and tasks[0].error_code == "deadline"
