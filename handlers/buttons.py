@@ -28,7 +28,7 @@ async def draft_button(update: Update, context: BotContext) -> None:
     if pressed != await drafts.summary_message_id(draft.id):
         # An older message of this draft: only the newest one has live buttons.
         await query.answer(t(lang, "draft_moved"))
-        if pressed is not None:
+        if pressed is not None and getattr(query.message, "reply_markup", None) is not None:
             await services.messenger.drop_keyboard(draft.key.chat_id, pressed)
         return
     # The press is answered after the change is shown, so the button's spinner ends with it.
