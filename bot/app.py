@@ -355,7 +355,7 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> BotApp
         .local_mode(settings.telegram_local_mode)
         .context_types(CONTEXT_TYPES)
         .update_queue(updates)
-        .get_updates_request(GatedGetUpdates(updates.durable))
+        .get_updates_request(GatedGetUpdates(updates.durable, updates.received))
         .request(BoundedRequest())
         .concurrent_updates(PerChatUpdateProcessor())
         .rate_limiter(CountingRateLimiter(metrics, max_retries=3))

@@ -99,7 +99,7 @@ def enqueue_into(application: Application[Any, Any, Any, Any, Any, Any]) -> OnUp
             return
         queue = application.update_queue
         if isinstance(queue, DurableUpdateQueue):
-            await queue.put_durably(update)
+            await queue.put_durably(update, as_sent=data)
         else:
             await queue.put(update)
 

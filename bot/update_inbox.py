@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any
 
 from telegram import Update
 
@@ -32,18 +33,37 @@ class DurableUpdateQueue(asyncio.Queue[object]):
         self._kept: asyncio.Future[None] | None = None  # resolved once `_to_keep` is written
         self._writing: asyncio.Future[None] | None = None  # the batch being written now
         self._writer: asyncio.Task[None] | None = None
+        # The last getUpdates batch as Telegram sent it, by update id: storing that text is much
+        # cheaper than serialising python-telegram-bot's objects again (Update.to_dict).
+        self._as_sent: dict[int, str] = {}
+
+    def received(self, body: bytes) -> None:
+        """A getUpdates answer arrived; its updates are put next, each kept as it was sent."""
+        try:
+            updates = json.loads(body).get("result")
+        except (ValueError, AttributeError, RecursionError):
+            updates = None
+        self._as_sent = {
+            update["update_id"]: json.dumps(update)
+            for update in (updates if isinstance(updates, list) else [])
+            if isinstance(update, dict) and isinstance(update.get("update_id"), int)
+        }
 
     async def put(self, item: object) -> None:
         """Queue the update at once; it is written with the next batch (see `durable`)."""
         if self.inbox is not None and isinstance(item, Update):
-            self._to_keep[item.update_id] = json.dumps(item.to_dict())
+            as_sent = self._as_sent.pop(item.update_id, None)
+            self._to_keep[item.update_id] = as_sent or json.dumps(item.to_dict())
             if self._kept is None:
                 self._kept = asyncio.get_running_loop().create_future()
             self._write_soon()
         self.put_nowait(item)
 
-    async def put_durably(self, item: object) -> None:
-        """Queue the update and return once it is written (a webhook answers 200 after this)."""
+    async def put_durably(self, item: Update, as_sent: dict[str, Any] | None = None) -> None:
+        """Queue the update and return once it is written (a webhook answers 200 after this);
+        `as_sent` is the update as Telegram sent it, when known."""
+        if as_sent is not None:
+            self._as_sent[item.update_id] = json.dumps(as_sent)
         await self.put(item)
         await self.durable()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import httpx
@@ -86,6 +87,40 @@ async def test_get_updates_waits_for_the_inbox_and_nothing_else_does() -> None:
     await poll
     assert sent == ["sendMessage", "getUpdates"]
     assert inbox.batches == [([1], [])]
+
+
+async def test_updates_are_kept_as_telegram_sent_them() -> None:
+    # A field python-telegram-bot does not know stays too: replay sees what Telegram sent.
+    sent = {
+        "update_id": 5,
+        "message": {
+            "message_id": 1,
+            "date": 1_700_000_000,
+            "chat": {"id": 7, "type": "private"},
+            "text": "/help",
+            "a_field_from_the_future": {"x": 1},
+        },
+    }
+    answer = json.dumps({"ok": True, "result": [sent]}).encode()
+    queue = DurableUpdateQueue()
+    kept: list[tuple[int, str]] = []
+
+    class Inbox:
+        async def record(self, *, keep: list[tuple[int, str]], forget: list[int]) -> None:
+            kept.extend(keep)
+
+    queue.inbox = Inbox()  # type: ignore[assignment]
+    request = GatedGetUpdates(queue.durable, queue.received)
+    request._client = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, content=answer))
+    )
+    await request.do_request("https://t/bot1:x/getUpdates", "POST")
+    await queue.put(Update.de_json(sent, None))
+    await queue.put(_update(6))  # not in the answer (or not a dict): serialised by the bot
+    await queue.durable()
+    assert [update_id for update_id, _ in kept] == [5, 6]
+    assert json.loads(kept[0][1]) == sent
+    assert json.loads(kept[1][1])["update_id"] == 6
 
 
 @on_both_engines
