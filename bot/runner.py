@@ -15,6 +15,7 @@ from telegram import Update
 from telegram.error import NetworkError
 
 from bot.app import BotApplication, build_application
+from bot.asgi_guard import QuietBrokenConnections
 from bot.health import Health
 from bot.settings import Settings
 from bot.telegram_webhook import enqueue_into, webhook_route
@@ -48,6 +49,7 @@ async def serve(
         on_callback=services.tracker.hint,
         health=Health(store=services.store, client=services.evolink),
         metrics=services.metrics,
+        metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
         telegram_webhook=webhook_route(
             settings.webhook_path,
             secret=settings.webhook_secret,
@@ -57,7 +59,7 @@ async def serve(
         else None,
     )
     config = uvicorn.Config(
-        web_app,
+        QuietBrokenConnections(web_app),
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,

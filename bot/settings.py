@@ -31,6 +31,7 @@ class CallbackMode(enum.StrEnum):
 
 
 _WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_HEADER_TOKEN_RE = re.compile(r"[\x21-\x7e]{16,256}")
 # Routes of the bot's own web server that a webhook path must not shadow.
 _RESERVED_PREFIXES = ("/media/", "/callbacks/")
 # SigV4 presigned URLs are valid for at most 7 days.
@@ -75,6 +76,8 @@ class Settings(BaseSettings):
 
     http_host: str = "0.0.0.0"  # noqa: S104 - the web server must be reachable from outside the container
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # GET /metrics needs "Authorization: Bearer <this>"; unset, the route does not exist.
+    metrics_token: SecretStr | None = None
 
     poll_interval_seconds: float = Field(default=10.0, gt=0)
     progress_edit_seconds: float = Field(default=5.0, ge=0)
@@ -158,12 +161,19 @@ class Settings(BaseSettings):
             raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ -")
         return SecretStr(secret)
 
-    @field_validator("s3_access_key_id", "s3_secret_access_key")
+    @field_validator("s3_access_key_id", "s3_secret_access_key", "metrics_token")
     @classmethod
     def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
             return None
         return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _token_is_header_safe(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _HEADER_TOKEN_RE.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 16-256 visible ASCII characters (it goes in an HTTP header)")
+        return value
 
     @field_validator("s3_endpoint_url")
     @classmethod

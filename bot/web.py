@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -12,6 +13,7 @@ from starlette.routing import Route
 
 from bot.health import Health
 from bot.hosting import LocalHost
+from bot.http_limits import declared_length
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import Metrics
 from storage import Store
@@ -20,6 +22,8 @@ from storage.models import Task
 log = logging.getLogger(__name__)
 
 MAX_CALLBACK_BYTES = 256 * 1024
+# Expiry times are unix seconds: 12 digits last until the year 33658.
+_MAX_EXPIRY_DIGITS = 12
 
 NOT_FOUND = PlainTextResponse("Not Found", status_code=404)
 
@@ -31,12 +35,15 @@ def create_web_app(
     on_callback: Callable[[Task], Awaitable[None]],
     health: Health | None = None,
     metrics: Metrics | None = None,
+    metrics_token: str | None = None,
     telegram_webhook: Route | None = None,
 ) -> Starlette:
     """The starlette app; `local_host` is None unless media are served from here.
 
+    `/metrics` answers only requests bearing `metrics_token` (without one it does not exist).
     `telegram_webhook` is the route Telegram POSTs updates to, in webhook mode.
     """
+    expected_authorization = f"Bearer {metrics_token}".encode() if metrics_token else None
 
     async def healthz(request: Request) -> Response:
         """Liveness: the loop turns and the database can be read; Evolink's state is reported."""
@@ -51,19 +58,29 @@ def create_web_app(
         return JSONResponse(details, status_code=200 if alive else 503)
 
     async def metrics_route(request: Request) -> Response:
-        """Prometheus exposition."""
-        if metrics is None:
+        """Prometheus exposition, for the holder of METRICS_TOKEN only."""
+        if metrics is None or expected_authorization is None:
             return NOT_FOUND
+        given = request.headers.get("authorization", "").encode("latin-1")
+        if not hmac.compare_digest(given, expected_authorization):
+            return PlainTextResponse(
+                "Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
         return Response(await metrics.render(store), media_type=METRICS_CONTENT_TYPE)
 
     async def media(request: Request) -> Response:
         """A reference file, for whoever holds a valid signed URL."""
         if local_host is None:
             return NOT_FOUND
-        try:
-            expires = int(request.path_params["expires"])
-        except ValueError:
+        expires_text: str = request.path_params["expires"]
+        # int() would also take "+1", " 1", "1_0" or "١": only plain ASCII digits are an expiry.
+        if not (
+            expires_text.isascii()
+            and expires_text.isdigit()
+            and len(expires_text) <= _MAX_EXPIRY_DIGITS
+        ):
             return NOT_FOUND
+        expires = int(expires_text)
         path = local_host.resolve(
             expires, request.path_params["signature"], request.path_params["path"]
         )
@@ -76,15 +93,15 @@ def create_web_app(
         task = await store.tasks.by_callback_secret(request.path_params["secret"])
         if task is None:
             return NOT_FOUND
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_CALLBACK_BYTES:
+        length = declared_length(request)
+        if length is not None and length > MAX_CALLBACK_BYTES:
             return PlainTextResponse("Payload Too Large", status_code=413)
         # The body is not needed: the task is fetched again from the API before anything is
         # believed, so a forged or stale body changes nothing.
         await on_callback(task)
         return JSONResponse({"ok": True})
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_route, methods=["GET"]),
@@ -93,3 +110,7 @@ def create_web_app(
             *([telegram_webhook] if telegram_webhook is not None else []),
         ]
     )
+    # Every URL is used exactly as the bot hands it out. Starlette's "/x/" → "/x" redirect would
+    # only build a Location from whatever Host header a stranger sends.
+    app.router.redirect_slashes = False
+    return app

@@ -354,7 +354,8 @@ async def test_a_slow_upstream_call_for_one_user_does_not_freeze_the_others(
 async def test_health_and_metrics(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:
-    bot = await make_bot()
+    token = "scraper-" + "x" * 24
+    bot = await make_bot(metrics_token=token)
     base = f"http://127.0.0.1:{bot.port}"
     async with httpx.AsyncClient() as http:
         first = (await http.get(f"{base}/healthz")).json()
@@ -371,7 +372,12 @@ async def test_health_and_metrics(
         await evolink.complete(submission.task_id)
         await bot.video_in(ALICE)
         await asyncio.sleep(0.3)
-        text = (await http.get(f"{base}/metrics")).text
+        assert (await http.get(f"{base}/metrics")).status_code == 401
+        wrong = {"Authorization": "Bearer " + "y" * 32}
+        assert (await http.get(f"{base}/metrics", headers=wrong)).status_code == 401
+        scrape = await http.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert scrape.status_code == 200
+        text = scrape.text
     assert 'seedance_tasks{delivery="delivered",status="completed"} 1.0' in text
     assert "seedance_submit_seconds_count 1.0" in text
     assert "seedance_time_to_delivery_seconds_count 1.0" in text
