@@ -74,6 +74,8 @@ async def serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
 
+    if settings.callbacks_note:
+        log.info(settings.callbacks_note)
     await _start_bot(application, polling=not webhook)
     web_task = asyncio.create_task(server.serve(sockets=sockets), name="web-server")
     stop_task = asyncio.create_task(stop.wait())

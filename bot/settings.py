@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot import callback_url
+
 
 class MediaHosting(enum.StrEnum):
     """Where reference media are put so the upstream can fetch them."""
@@ -58,6 +60,9 @@ class Settings(BaseSettings):
     evolink_base_url: AnyHttpUrl = AnyHttpUrl("https://api.evolink.ai")
     evolink_files_base_url: AnyHttpUrl = AnyHttpUrl("https://files-api.evolink.ai")
     evolink_callbacks: CallbackMode = CallbackMode.AUTO
+    # Tests against a local fake Evolink only: callback URLs that break the API's rules (http,
+    # loopback) are sent anyway. The real API refuses every submit that carries one.
+    evolink_callbacks_insecure: bool = False
 
     media_hosting: MediaHosting = MediaHosting.EVOLINK
     public_base_url: AnyHttpUrl | None = None
@@ -227,12 +232,31 @@ class Settings(BaseSettings):
 
     @property
     def callbacks_enabled(self) -> bool:
-        """Whether submits ask Evolink to call back (auto: only when the public URL is HTTPS)."""
+        """Whether submits ask Evolink to call back (auto: when Evolink would take the URL)."""
         if self.evolink_callbacks is CallbackMode.OFF or self.public_base_url is None:
             return False
-        if self.evolink_callbacks is CallbackMode.ON:
-            return True
-        return self.public_base_url.scheme == "https"
+        return self.callback_url_problem is None
+
+    @property
+    def callback_url_problem(self) -> str | None:
+        """Why Evolink would refuse callback URLs under PUBLIC_BASE_URL (None: it would not)."""
+        if self.public_base_url is None:
+            return "PUBLIC_BASE_URL is not set"
+        if self.evolink_callbacks_insecure:
+            return None
+        return callback_url.problem(str(self.public_base_url))
+
+    @property
+    def callbacks_note(self) -> str | None:
+        """A start-up line when EVOLINK_CALLBACKS=auto found PUBLIC_BASE_URL unfit for callbacks."""
+        if self.evolink_callbacks is not CallbackMode.AUTO or self.public_base_url is None:
+            return None
+        if self.callback_url_problem is None:
+            return None
+        return (
+            f"EVOLINK_CALLBACKS=auto: no callbacks, tasks are polled, since "
+            f"PUBLIC_BASE_URL={self.public_base_url} will not do: {self.callback_url_problem}"
+        )
 
     def public_url(self, path: str) -> str:
         """An absolute URL on the bot's own web server."""
@@ -275,6 +299,12 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError("PUBLIC_BASE_URL is required when MEDIA_HOSTING=local")
     if settings.evolink_callbacks is CallbackMode.ON and settings.public_base_url is None:
         raise SettingsError("PUBLIC_BASE_URL is required when EVOLINK_CALLBACKS=on")
+    if settings.evolink_callbacks is CallbackMode.ON and settings.callback_url_problem:
+        # Asked for outright, callbacks that Evolink refuses would make every submit fail.
+        raise SettingsError(
+            f"EVOLINK_CALLBACKS=on cannot work with PUBLIC_BASE_URL={settings.public_base_url}: "
+            f"{settings.callback_url_problem} (use EVOLINK_CALLBACKS=auto or off to poll instead)"
+        )
     if settings.media_hosting is MediaHosting.S3:
         _check_s3(settings)
     return settings

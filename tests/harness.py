@@ -66,6 +66,9 @@ class BotUnderTest:
                 "http_host": "127.0.0.1",
                 "http_port": self.port,
                 "evolink_callbacks": "off",
+                # The bot is on http://127.0.0.1 and the fake Evolink allows that (the real one
+                # does not): tests may turn callbacks on.
+                "evolink_callbacks_insecure": True,
                 "poll_interval_seconds": 0.2,
                 "progress_edit_seconds": 0,
                 "album_quiet_seconds": 0.3,
@@ -167,6 +170,7 @@ class BotProcess:
             "ALBUM_QUIET_SECONDS": "0.3",
             "DATA_DIR": str(data_dir),
             "LOG_LEVEL": "INFO",
+            "EVOLINK_CALLBACKS_INSECURE": "true",  # as in BotUnderTest
             **env,
         }
         self.log_path = data_dir.parent / "bot-process.log"
