@@ -19,6 +19,7 @@ from bot.messenger import Messenger
 from bot.metrics import Metrics
 from bot.safe_fetch import checked_redirect
 from bot.submit import credits_text
+from bot.telegram_text import fit_caption
 from bot.texts import t
 from storage import Store
 from storage.db import Clock
@@ -138,12 +139,15 @@ class Deliverer:
         return (Delivery.DELIVERED if message_id is not None else Delivery.FAILED), message_id, None
 
     async def _send_video(self, task: Task, url: str) -> tuple[Delivery, int | None, str | None]:
-        caption = t(
+        caption = fit_caption(
+            t(
+                task.language,
+                "done_caption",
+                duration=task.options.duration,
+                quality=task.options.quality,
+                credits=credits_text(task.language, task.credits_reserved, "credits_caption"),
+            ),
             task.language,
-            "done_caption",
-            duration=task.options.duration,
-            quality=task.options.quality,
-            credits=credits_text(task.language, task.credits_reserved, "credits_caption"),
         )
         # Without sound Telegram would show the video as a GIF: it gets a silent track first,
         # which needs our own copy. With sound, let Telegram fetch the URL (fast, no traffic here).

@@ -15,6 +15,7 @@ from bot import ideas, limits, options
 from bot.background import Background
 from bot.messenger import Messenger
 from bot.references import ReferenceProcessor
+from bot.telegram_text import TEXT_MAX, fit_lines
 from bot.texts import t
 from storage import Store
 from storage.db import Clock
@@ -307,16 +308,18 @@ def render_summary(
 ) -> str:
     """The draft as a short message: numbered references, fixes, prompt, options, cost."""
     lang = draft.language
-    lines = [t(lang, "draft_title")]
+    head = [t(lang, "draft_title")]
+    notes: list[str] = []  # one per changed file: the part left out first when it is long
+    lines: list[str] = []
     ready = numbered(lang, refs)
     if ready:
-        lines.append(t(lang, "draft_refs", refs=", ".join(name for name, _ in ready)))
+        head.append(t(lang, "draft_refs", refs=", ".join(name for name, _ in ready)))
         for name, ref in ready:
             if ref.changes:
                 changes = "; ".join(change_text(lang, c) for c in ref.changes)
-                lines.append(t(lang, "changed", item=name[0].upper() + name[1:], changes=changes))
+                notes.append(t(lang, "changed", item=name[0].upper() + name[1:], changes=changes))
     else:
-        lines.append(t(lang, "draft_no_refs"))
+        head.append(t(lang, "draft_no_refs"))
     if pending:
         lines.append(t(lang, "draft_pending", count=pending))
     lines.append(
@@ -332,7 +335,8 @@ def render_summary(
         lines.append(t(lang, "cost_unknown"))
     if any(ref.kind == "video" for _, ref in ready):
         lines.append(t(lang, "cost_video_note"))
-    return "\n".join(lines)
+    # The prompt, options and cost below the notes always stay: they are what the user acts on.
+    return fit_lines(head, notes, lines, TEXT_MAX, lang, more_key="more_changes")
 
 
 def item_name(lang: str, ref: Reference, draft_refs: list[Reference]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.telegram_text import fit_text
 from storage import Store
 
 DAY = 24 * 3600
@@ -38,4 +39,4 @@ async def stats_text(store: Store, *, now: float) -> str:
     if failures:
         lines.append("Failures by reason:")
         lines += [f"  {row[0]}: {row[1]}" for row in failures]
-    return "\n".join(lines)
+    return fit_text("\n".join(lines))

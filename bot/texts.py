@@ -253,6 +253,10 @@ EN: Final[dict[str, str]] = {
         "bot's owner can switch MEDIA_HOSTING to local or s3."
     ),
     "internal_error": "Sorry, something went wrong on my side. Your draft is kept – please try again.",
+    "more_lines": "…and {count} more line(s)",
+    "more_chars": "… ({count} more characters)",
+    "more_changes": "…and changes to {count} more file(s)",
+    "more_videos": "…and {count} more video(s)",
 }
 
 LANGUAGES: Final[dict[str, dict[str, str]]] = {"en": EN, "zh": ZH}

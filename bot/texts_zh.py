@@ -209,4 +209,8 @@ ZH: Final[dict[str, str]] = {
     ),
     "hosting_failed": "❌ 无法为服务上传你的文件（{message}），因此没有提交。草稿已退回——请几分钟后再发送 /generate。如果一直如此，机器人的管理员可以把 MEDIA_HOSTING 改为 local 或 s3。",
     "internal_error": "抱歉，我这边出了点问题。草稿已保留，请再试一次。",
+    "more_lines": "……还有 {count} 行",
+    "more_chars": "……（还有 {count} 个字符）",
+    "more_changes": "……还有 {count} 个文件的修改说明",
+    "more_videos": "……还有 {count} 个视频",
 }

@@ -8,13 +8,13 @@ from bot.app import BotContext
 from bot.stats import stats_text
 from bot.status import status_text
 from bot.texts import t
-from handlers.common import chat_key, is_group_admin, is_private, language, message_of
+from handlers.common import chat_key, is_group_admin, is_private, language, message_of, reply
 from handlers.media import describe
 
 
 async def start(update: Update, context: BotContext) -> None:
     """Explain the bot in a few lines."""
-    await message_of(update).reply_text(t(language(update), "help"))
+    await reply(update, t(language(update), "help"))
 
 
 async def generate(update: Update, context: BotContext) -> None:
@@ -34,7 +34,7 @@ async def generate(update: Update, context: BotContext) -> None:
             await services.drafts.add_media(key, lang, item, caption=None)
         prompt = prompt or replied.caption
     elif not is_private(update) and await services.store.drafts.open_draft(key) is None:
-        await message.reply_text(t(lang, "reply_without_media"))
+        await reply(update, t(lang, "reply_without_media"))
         return
     await services.submitter.generate(
         key, lang, request_message_id=message.message_id, prompt=prompt
@@ -51,7 +51,7 @@ async def status(update: Update, context: BotContext) -> None:
     services = context.bot_data.services
     tasks = await services.store.tasks.running_for(chat_key(update))
     text = status_text(language(update), tasks, now=services.store.db.clock())
-    await message_of(update).reply_text(text)
+    await reply(update, text)
 
 
 async def history(update: Update, context: BotContext) -> None:
@@ -59,7 +59,7 @@ async def history(update: Update, context: BotContext) -> None:
     text, markup = await context.bot_data.services.history.render(
         chat_key(update), language(update)
     )
-    await message_of(update).reply_text(text, reply_markup=markup)
+    await reply(update, text, markup=markup)
 
 
 async def settings(update: Update, context: BotContext) -> None:
@@ -73,12 +73,12 @@ async def settings(update: Update, context: BotContext) -> None:
     ):
         scope, target = "g", key.chat_id
     else:
-        await message_of(update).reply_text(t(lang, "settings_admins_only"))
+        await reply(update, t(lang, "settings_admins_only"))
         return
     menu = services.settings_menu
     opts = await menu.current(scope, target)
-    await message_of(update).reply_text(
-        menu.text(lang, scope, opts), reply_markup=menu.keyboard(lang, scope, target, opts)
+    await reply(
+        update, menu.text(lang, scope, opts), markup=menu.keyboard(lang, scope, target, opts)
     )
 
 
@@ -90,10 +90,10 @@ async def stats(update: Update, context: BotContext) -> None:
         await start(update, context)
         return
     text = await stats_text(services.store, now=services.store.db.clock())
-    await message_of(update).reply_text(text)
+    await reply(update, text)
 
 
 async def balance(update: Update, context: BotContext) -> None:
     """The Evolink account's credits."""
     text = await context.bot_data.services.balance_text(language(update))
-    await message_of(update).reply_text(text)
+    await reply(update, text)
