@@ -277,7 +277,10 @@ class DraftService:
         if result.status is RefStatus.REJECTED:
             siblings = await self._store.drafts.references(ref.draft_id)
             await self._messenger.send(
-                key, rejection_text(language, result, siblings), reply_to=result.message_id
+                key,
+                rejection_text(language, result, siblings),
+                reply_to=result.message_id,
+                lang=language,
             )
         self.schedule_summary(ref.draft_id)
 
