@@ -284,7 +284,9 @@ async def post_init(application: BotApplication) -> None:
 
 async def sweep(context: BotContext) -> None:
     """The periodic clean-up job."""
-    await context.bot_data.services.janitor.sweep()
+    services = context.bot_data.services
+    await services.janitor.sweep()
+    services.drafts.prune()
 
 
 async def post_shutdown(application: BotApplication) -> None:

@@ -13,6 +13,7 @@ from telegram import InlineKeyboardMarkup
 
 from bot import ideas, limits, options
 from bot.background import Background
+from bot.keyed_locks import KeyedLocks
 from bot.messenger import Messenger
 from bot.references import ReferenceProcessor
 from bot.telegram_text import TEXT_MAX, fit_lines
@@ -28,6 +29,9 @@ IncomingMedia = SeenMedia
 
 # How long after its first item an album of a one-shot request may still grow.
 ONESHOT_ALBUM_SECONDS = 60.0
+# An open submenu is remembered this long: a draft left alone with its duration menu open
+# shows the main buttons after that, and costs nothing meanwhile.
+MENU_SECONDS = 3600.0
 
 
 class DraftService:
@@ -51,14 +55,17 @@ class DraftService:
         self._quiet = quiet_seconds
         self._defaults = default_options or Options()
         self._clock = clock
-        self._jobs: dict[int, set[asyncio.Task[Any]]] = defaultdict(set)
+        # Per-draft state lives only as long as it is needed (a bot runs for months): jobs and
+        # timers remove themselves when done, locks when released, arrivals once their quiet
+        # period is over, menus when the draft closes; `prune` sweeps up what is left.
+        self._jobs: dict[int, set[asyncio.Task[Any]]] = {}
         self._last_arrival: dict[int, float] = {}
         self._summary_timers: dict[int, asyncio.Task[Any]] = {}
-        self._menus: dict[int, str] = {}  # draft id -> submenu open on its summary
+        self._menus: dict[int, tuple[str, float]] = {}  # draft id -> open submenu, since when
         # Albums whose first item carried "/generate": their other items join that draft.
         self._oneshot_albums: dict[tuple[int, str], tuple[ChatKey, float]] = {}
         # One summary refresh at a time per draft, so two refreshes never both send a message.
-        self._summary_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._summary_locks: KeyedLocks[int] = KeyedLocks()
 
     async def defaults_for(self, key: ChatKey) -> Options:
         """What a new draft starts from: the group's defaults, else the user's, else the bot's."""
@@ -99,22 +106,43 @@ class DraftService:
             file_name=media.file_name,
             size=media.size,
         )
-        self._last_arrival[draft.id] = self._clock()
+        self._arrived(draft.id)
         if ref is not None:
             self.start_processing(key, language, ref)
         return draft
 
+    def _arrived(self, draft_id: int) -> None:
+        now = self._clock()
+        self._forget_old(now)
+        self._last_arrival[draft_id] = now
+
+    def _forget_old(self, now: float) -> None:
+        # Arrivals older than the quiet period no longer delay anything, and one-shot albums
+        # stop growing after a while.
+        self._last_arrival = {
+            d: at for d, at in self._last_arrival.items() if now - at < self._quiet
+        }
+        self._oneshot_albums = {
+            k: v for k, v in self._oneshot_albums.items() if now - v[1] < ONESHOT_ALBUM_SECONDS
+        }
+
     def start_processing(self, key: ChatKey, language: str, ref: Reference) -> None:
         """Check the reference in the background; `wait_ready` waits for it."""
         task = self._background.spawn(self._process(key, language, ref), name=f"reference-{ref.id}")
-        jobs = self._jobs[ref.draft_id]
+        jobs = self._jobs.setdefault(ref.draft_id, set())
         jobs.add(task)
-        task.add_done_callback(jobs.discard)
+
+        def done(finished: asyncio.Task[Any]) -> None:
+            jobs.discard(finished)
+            if not jobs and self._jobs.get(ref.draft_id) is jobs:
+                del self._jobs[ref.draft_id]
+
+        task.add_done_callback(done)
 
     async def wait_ready(self, draft_id: int) -> None:
         """Wait until every file of the draft has been checked."""
-        while self._jobs.get(draft_id):
-            await asyncio.gather(*self._jobs[draft_id], return_exceptions=True)
+        while jobs := self._jobs.get(draft_id):
+            await asyncio.gather(*jobs, return_exceptions=True)
 
     async def wait_quiet(self, draft_id: int) -> None:
         """Wait until no file has arrived for a moment: the rest of an album is in."""
@@ -128,9 +156,7 @@ class DraftService:
     def expect_album(self, key: ChatKey, media: SeenMedia) -> None:
         """The rest of this item's album belongs to the same one-shot request."""
         now = self._clock()
-        self._oneshot_albums = {
-            k: v for k, v in self._oneshot_albums.items() if now - v[1] < ONESHOT_ALBUM_SECONDS
-        }
+        self._forget_old(now)
         if media.media_group_id:
             self._oneshot_albums[(key.chat_id, media.media_group_id)] = (key, now)
 
@@ -177,6 +203,7 @@ class DraftService:
             )
             await self._messenger.send(key, text)
             return
+        self.forget(draft.id)
         count = len(await self._store.drafts.references(draft.id))
         text = t(language, "draft_cancelled", count=count)
         if draft.summary_message_id is not None:
@@ -201,7 +228,7 @@ class DraftService:
         if menu is None:
             self._menus.pop(draft.id, None)
         else:
-            self._menus[draft.id] = menu
+            self._menus[draft.id] = (menu, self._clock())
         await self.refresh_summary(draft.id)
 
     async def send_idea(self, draft: Draft, scenario: str) -> None:
@@ -214,6 +241,30 @@ class DraftService:
             draft.key, t(draft.language, "idea_sent", skeleton=html.escape(skeleton)), html=True
         )
         await self.show_menu(draft, None)
+
+    def forget(self, draft_id: int) -> None:
+        """Drop what is kept for a draft that closed (files still being checked finish)."""
+        self._last_arrival.pop(draft_id, None)
+        self._menus.pop(draft_id, None)
+
+    def prune(self) -> None:
+        """Forget state of drafts that closed without telling (expired, or submitted with a menu
+        open) and of albums whose time is over; for the periodic clean-up."""
+        now = self._clock()
+        self._forget_old(now)
+        self._menus = {d: m for d, m in self._menus.items() if now - m[1] < MENU_SECONDS}
+
+    def tracked(self) -> dict[str, int]:
+        """How many entries each per-draft table holds (for memory tests and benchmarks)."""
+        return {
+            "jobs": len(self._jobs),
+            "last_arrival": len(self._last_arrival),
+            "summary_timers": len(self._summary_timers),
+            "menus": len(self._menus),
+            "oneshot_albums": len(self._oneshot_albums),
+            "summary_locks": len(self._summary_locks),
+            "draft_locks": self._processor.drafts_in_flight(),
+        }
 
     def schedule_summary(self, draft_id: int) -> None:
         """Refresh the summary once the user has stopped sending for a moment (albums)."""
@@ -234,9 +285,10 @@ class DraftService:
 
     async def refresh_summary(self, draft_id: int) -> None:
         """Show the draft in its summary message (edited in place, or sent anew)."""
-        async with self._summary_locks[draft_id]:
+        async with self._summary_locks.hold(draft_id):
             draft = await self._store.drafts.get(draft_id)
             if draft is None or draft.state is not DraftState.OPEN:
+                self.forget(draft_id)
                 return
             markup = await self._keyboard(draft)
             message_id = await self._messenger.send_or_edit(
@@ -247,7 +299,7 @@ class DraftService:
 
     async def _keyboard(self, draft: Draft) -> InlineKeyboardMarkup:
         prefix = f"d:{draft.id}"
-        menu = self._menus.get(draft.id)
+        menu = self._menus.get(draft.id, (None, 0.0))[0]
         counts = kind_counts(await self._store.drafts.references(draft.id))
         if menu == "ideas" and ideas.available(counts):
             return ideas.keyboard(draft.language, prefix, counts)
@@ -267,8 +319,12 @@ class DraftService:
                 self.start_processing(draft.key, draft.language, ref)
 
     async def _refresh_later(self, draft_id: int) -> None:
-        await asyncio.sleep(self._quiet)
-        await self.refresh_summary(draft_id)
+        try:
+            await asyncio.sleep(self._quiet)
+            await self.refresh_summary(draft_id)
+        finally:
+            if self._summary_timers.get(draft_id) is asyncio.current_task():
+                del self._summary_timers[draft_id]
 
     async def _process(self, key: ChatKey, language: str, ref: Reference) -> None:
         result = await self._processor.prepare(ref)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
 import secrets
 import time
-from collections import defaultdict
 from pathlib import Path
 
 from bot import limits
 from bot.evolink import EvolinkError
 from bot.hosting import MediaHost
+from bot.keyed_locks import KeyedLocks
 from bot.media.jobs import MediaJobs
 from bot.media.results import MediaRejected
 from bot.metrics import Metrics
@@ -56,11 +55,15 @@ class ReferenceProcessor:
         self._clock = clock
         # One file at a time per draft, in arrival order: counts and the 15 s budgets are then
         # decided in the order the user sent the files.
-        self._draft_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._draft_locks: KeyedLocks[int] = KeyedLocks()
+
+    def drafts_in_flight(self) -> int:
+        """How many drafts have a file being checked (or waiting for its turn) now."""
+        return len(self._draft_locks)
 
     async def prepare(self, ref: Reference) -> Reference:
         """Download, check, normalise and host `ref`; returns it as it now stands."""
-        async with self._draft_locks[ref.draft_id]:
+        async with self._draft_locks.hold(ref.draft_id):
             ready = await self._check(ref)
         if ready is None:
             return await self._reference(ref.id)

@@ -90,6 +90,7 @@ class Submitter:
         if task is None:
             await self._reply(key, language, "already_submitted", request_message_id)
             return None
+        self._drafts.forget(draft.id)  # closed: its menu and arrival times are no longer needed
         if draft.summary_message_id is not None:
             # The draft is closed: its buttons go, its text stays as a record of the request.
             await self._messenger.edit(
