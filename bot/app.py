@@ -233,7 +233,12 @@ def build_services(
         access=access,
         metrics=metrics,
         janitor=Janitor(
-            store=store, media_dir=settings.media_dir, tmp_dir=settings.tmp_dir, clock=clock
+            store=store,
+            media_dir=settings.media_dir,
+            tmp_dir=settings.tmp_dir,
+            # Files API copies count against the account's quota: taken down when unneeded.
+            host=host if isinstance(host, EvolinkFilesHost) else None,
+            clock=clock,
         ),
         history=HistoryService(store=store, bot=bot),
         settings_menu=SettingsMenu(store=store, defaults=Options()),

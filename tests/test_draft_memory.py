@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import pytest
 
-import bot.runner
 from bot.app import BotApplication
 from tests.conftest import MakeBot
 from tests.fakes.evolink import FakeEvolink
@@ -27,21 +25,6 @@ pytestmark = pytest.mark.e2e
 
 GROUP = -100777
 SG = {"chat_type": "supergroup"}
-
-
-@pytest.fixture
-def applications(monkeypatch: pytest.MonkeyPatch) -> list[BotApplication]:
-    """The Application each started bot runs, to look at its services."""
-    built: list[BotApplication] = []
-    original = bot.runner.build_application
-
-    def recording(settings: Any, **kwargs: Any) -> BotApplication:
-        application = original(settings, **kwargs)
-        built.append(application)
-        return application
-
-    monkeypatch.setattr(bot.runner, "build_application", recording)
-    return built
 
 
 async def _summary_buttons(telegram: FakeTelegram, chat: int) -> tuple[int, list[str]]:
