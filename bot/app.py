@@ -159,7 +159,9 @@ def build_services(
         bot,
         http,
         local_mode=settings.telegram_local_mode,
-        max_bytes=None if settings.telegram_local_mode else limits.TELEGRAM_DOWNLOAD_MAX_BYTES,
+        max_bytes=settings.telegram_local_max_file_mb * 2**20
+        if settings.telegram_local_mode
+        else limits.TELEGRAM_DOWNLOAD_MAX_BYTES,
     )
     processor = ReferenceProcessor(
         drafts=store.drafts,

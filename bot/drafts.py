@@ -425,9 +425,9 @@ def rejection_text(lang: str, ref: Reference, draft_refs: list[Reference]) -> st
     if "kind" in params:
         params["kinds"] = t(lang, f"kinds_{params['kind']}")
     if "size" in params and "size_mb" not in params:
-        params["size_mb"] = round(float(params["size"]) / 2**20, 1)
+        params["size_mb"] = _number(round(float(params["size"]) / 2**20, 1))
     if "limit" in params and "limit_mb" not in params:
-        params["limit_mb"] = round(float(params["limit"]) / 2**20, 1)
+        params["limit_mb"] = _number(round(float(params["limit"]) / 2**20, 1))
     # A more precise text for the kind of content, when there is one ("not a video: it is sound").
     keys = [f"reason_{ref.error_code}_{params['kind']}"] if "kind" in params else []
     keys.append(f"reason_{ref.error_code}")

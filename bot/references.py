@@ -75,8 +75,9 @@ class ReferenceProcessor:
             return ready
 
     async def _check(self, ref: Reference) -> Reference | None:
-        if self._files.too_big(ref.size):
-            await self._drafts.mark_rejected(ref.id, "too_big_for_telegram", {"size": ref.size})
+        refusal = self._files.size_refusal(ref.size)
+        if refusal is not None:
+            await self._drafts.mark_rejected(ref.id, *refusal)
             return None
         self._tmp_dir.mkdir(parents=True, exist_ok=True)
         download = self._tmp_dir / f"ref{ref.id}-{secrets.token_hex(6)}.part"

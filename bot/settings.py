@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_file_base_url: str = "https://api.telegram.org/file/bot"
     telegram_local_mode: bool = False
+    # With a local Bot API server (files up to 2000 MB): the largest file the bot downloads.
+    telegram_local_max_file_mb: int = Field(default=200, ge=1, le=2000)
     # Webhook mode (empty URL: long polling). The secret defaults to one derived from the token.
     telegram_webhook_url: str = ""
     telegram_webhook_secret: SecretStr | None = None

@@ -167,6 +167,7 @@ EN: Final[dict[str, str]] = {
         "it is {size_mb} MB, and Telegram lets bots download at most 20 MB. "
         "Send a shorter or compressed version."
     ),
+    "reason_too_big_to_download": "it is larger than {limit_mb} MB, the most this bot takes. Send a shorter or compressed version.",
     "reason_too_short": (
         "it is {seconds} s long; the service needs at least {min} s. Send a longer clip."
     ),

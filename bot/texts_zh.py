@@ -143,6 +143,7 @@ ZH: Final[dict[str, str]] = {
     "reason_too_big_for_telegram": (
         "大小为 {size_mb} MB，而 Telegram 只允许机器人下载最多 20 MB。请发送更短或压缩过的版本。"
     ),
+    "reason_too_big_to_download": "它超过了 {limit_mb} MB，这是本机器人接受的上限。请发送更短或压缩过的版本。",
     "reason_too_short": "时长 {seconds} 秒，服务要求至少 {min} 秒。请发送更长的片段。",
     "reason_too_long": "时长 {seconds} 秒，最多只能使用 {max} 秒。请先剪短。",
     "reason_too_many": (
