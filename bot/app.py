@@ -19,6 +19,7 @@ from bot.access import AccessPolicy
 from bot.background import Background
 from bot.delivery import Deliverer
 from bot.drafts import DraftService
+from bot.edit_budget import EditBudget
 from bot.evolink import EvolinkClient, EvolinkError
 from bot.history import HistoryService
 from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
@@ -153,7 +154,9 @@ def build_services(
     else:
         host = EvolinkFilesHost(evolink, clock=clock)
     bot = application.bot
-    messenger = Messenger(bot)
+    messenger = Messenger(
+        bot, progress_budget=EditBudget(per_minute=settings.group_progress_edits_per_minute)
+    )
     background = Background()
     files = TelegramFiles(
         bot,

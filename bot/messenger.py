@@ -8,6 +8,7 @@ from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from bot.edit_budget import EditBudget
 from bot.telegram_text import fit_html, fit_text
 from storage.models import ChatKey
 
@@ -17,8 +18,10 @@ log = logging.getLogger(__name__)
 class Messenger:
     """Text messages to a user's chat and topic; failures are logged and reported as None/False."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, *, progress_budget: EditBudget | None = None) -> None:
         self.bot = bot
+        # Progress edits in groups draw on this; everything else is sent as it comes.
+        self.progress_budget = progress_budget or EditBudget()
 
     async def send(
         self,

@@ -88,6 +88,8 @@ class Settings(BaseSettings):
 
     poll_interval_seconds: float = Field(default=10.0, gt=0)
     progress_edit_seconds: float = Field(default=5.0, ge=0)
+    # A group shares 20 messages a minute: progress edits there get at most this many.
+    group_progress_edits_per_minute: int = Field(default=4, ge=0, le=20)
     task_deadline_seconds: float = Field(default=2 * 3600, gt=0)
     http_timeout_seconds: float = Field(default=60.0, gt=0)
     album_quiet_seconds: float = Field(default=1.5, ge=0)

@@ -209,6 +209,8 @@ class TaskTracker:
         )
         if task.progress_edited_at is not None and now - task.progress_edited_at < every:
             return
+        if not self._messenger.progress_budget.allow(task.key.chat_id):
+            return  # the group's budget is spent: replies and deliveries first; next poll again
         credits = credits_text(task.language, task.credits_reserved, "credits_caption")
         text = t(task.language, "progress", progress=progress, credits=credits)
         if not await self._messenger.edit(task.key.chat_id, task.status_message_id, text):
