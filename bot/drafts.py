@@ -11,7 +11,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup
 
-from bot import ideas, limits, options
+from bot import ideas, options, prompt_size
 from bot.background import Background
 from bot.keyed_locks import KeyedLocks
 from bot.messenger import Messenger
@@ -176,11 +176,9 @@ class DraftService:
     ) -> bool:
         """Set the draft's prompt (creating the draft); False when the text is too long."""
         prompt = text.strip()
-        if len(prompt) > limits.PROMPT_MAX_CHARS:
-            await self._messenger.send(
-                key,
-                t(language, "prompt_too_long", length=len(prompt), limit=limits.PROMPT_MAX_CHARS),
-            )
+        over = prompt_size.percent_over(prompt)
+        if over is not None:
+            await self._messenger.send(key, t(language, "prompt_too_long", percent=over))
             return False
         draft = await self.open_or_create(key, language)
         await self._store.drafts.set_prompt(draft.id, prompt)

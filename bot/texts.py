@@ -101,8 +101,9 @@ EN: Final[dict[str, str]] = {
     "ordinal": "{n}",
     "prompt_saved": "Prompt saved. Send /generate when you are ready.",
     "prompt_too_long": (
-        "That prompt is {length} characters long; the service accepts at most {limit}. "
-        "Please shorten it and send it again."
+        "That prompt is too long for the service: it takes about 10,000 letters of English, or "
+        "about 3,300 Chinese characters (an emoji counts as 4 letters). Yours is about "
+        "{percent}% over – please shorten it and send it again."
     ),
     "nothing_to_generate": (
         "There is nothing to generate yet: send a photo with a caption that describes the video."

@@ -234,9 +234,13 @@ async def test_prompt_longer_than_the_api_allows_is_refused(
     make_bot: MakeBot, telegram: FakeTelegram
 ) -> None:
     bot = await make_bot()
-    telegram.send_text(ALICE, ALICE, "x" * 10_001)
-    message = await bot.reply_to(ALICE, text_contains="10000")
-    assert "10001" in message.text
+    # 3,400 Chinese characters fit one Telegram message but may be over 10,000 tokens.
+    telegram.send_text(ALICE, ALICE, "视" * 3_400)
+    message = await bot.reply_to(ALICE, text_contains="too long")
+    assert "3,300 Chinese characters" in message.text and "3% over" in message.text
+    # 2,000 emoji (8,000 bytes) are within the bound: taken as the prompt.
+    telegram.send_text(ALICE, ALICE, "🦊" * 2_000)
+    await bot.reply_to(ALICE, text_contains="Prompt: “🦊🦊🦊")
 
 
 async def test_an_album_gives_one_summary(
