@@ -46,8 +46,8 @@ _UNNEEDED_HOSTED = (
 )
 _FORGET_HOSTED = (
     "UPDATE refs SET hosted_id = NULL, hosted_url = NULL, hosted_expires_at = NULL"  # noqa: S608
-    " WHERE id = ? AND hosted_id = ? AND draft_id IN"
-    f" (SELECT d.id FROM drafts d WHERE {_NO_HOSTED_COPY_NEEDED})"
+    " WHERE id = ? AND hosted_id = ? AND EXISTS"
+    f" (SELECT 1 FROM drafts d WHERE d.id = refs.draft_id AND {_NO_HOSTED_COPY_NEEDED})"
 )
 
 

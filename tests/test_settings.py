@@ -140,12 +140,12 @@ def test_env_file_in_the_working_directory_is_read(tmp_path: Path) -> None:
     assert settings.evolink_api_key.get_secret_value() == "sk-from-file"
 
 
-def test_start_up_without_configuration_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+def _start_up_error(tmp_path: Path, **env: str) -> str:
+    """`python -m bot` with only `env`: it must stop with exit code 2 and one line, no traceback."""
     result = subprocess.run(
         [sys.executable, "-m", "bot"],
         cwd=tmp_path,
-        env=env,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -155,29 +155,19 @@ def test_start_up_without_configuration_prints_one_line_and_no_traceback(tmp_pat
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert "TELEGRAM_BOT_TOKEN is required" in lines[0]
+    return lines[0]
+
+
+def test_start_up_without_configuration_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
+    assert "TELEGRAM_BOT_TOKEN is required" in _start_up_error(tmp_path)
 
 
 def test_start_up_with_callbacks_evolink_would_refuse_is_one_line(tmp_path: Path) -> None:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "EVOLINK_API_KEY": "sk-abc",
-        "EVOLINK_CALLBACKS": "on",
-        "PUBLIC_BASE_URL": "http://203.0.113.9:8080",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    line = _start_up_error(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        EVOLINK_API_KEY="sk-abc",
+        EVOLINK_CALLBACKS="on",
+        PUBLIC_BASE_URL="http://203.0.113.9:8080",
     )
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert "EVOLINK_CALLBACKS=on" in lines[0] and "PUBLIC_BASE_URL=http://203.0.113.9" in lines[0]
+    assert "EVOLINK_CALLBACKS=on" in line and "PUBLIC_BASE_URL=http://203.0.113.9" in line
