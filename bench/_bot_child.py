@@ -6,11 +6,19 @@ Telegram's 30 messages/s ceiling, AIORateLimiter.process_request is replaced by 
 (subclasses inherit it) before the bot starts. Should the bot ever use a limiter that is not an
 AIORateLimiter, start-up stops here with a message rather than measure the wrong thing.
 ``shipped`` (the default) changes nothing.
+
+With BENCH_OBJECT_COUNTS=1, SIGUSR1 makes the child write one line to stderr: the number of live
+objects of every type (after a garbage collection), for benchmarks that look for what grows.
 """
 
 from __future__ import annotations
 
+import collections
+import gc
+import json
 import os
+import signal
+import sys
 from typing import Any
 
 from telegram.ext import AIORateLimiter, ApplicationBuilder
@@ -48,7 +56,21 @@ def switch_off() -> None:
     ApplicationBuilder.rate_limiter = rate_limiter  # type: ignore[method-assign,assignment]
 
 
+def count_objects_on_signal() -> None:
+    """SIGUSR1 → one line on stderr: OBJECTS {"type": count, ...}."""
+
+    def dump(signum: int, frame: Any) -> None:
+        gc.collect()
+        counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+        sys.stderr.write("OBJECTS " + json.dumps(dict(counts)) + "\n")
+        sys.stderr.flush()
+
+    signal.signal(signal.SIGUSR1, dump)
+
+
 if __name__ == "__main__":
+    if os.environ.get("BENCH_OBJECT_COUNTS") == "1":
+        count_objects_on_signal()
     if MODE == "off":
         switch_off()
     elif MODE != "shipped":

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -34,8 +36,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -60,6 +60,7 @@ class Config:
     concurrent: int = 64
     settle: float = 15.0  # seconds of quiet before a reading: background work, one clean-up
     checkpoints: int = 5
+    object_counts: bool = False  # also show which object types grew (gc, in the child)
 
     @classmethod
     def tiny(cls) -> Config:
@@ -80,14 +81,6 @@ class QuickEvolink(FakeEvolink):
 
     async def start(self) -> None:
         await super().start()
-        # The fake fetches each reference from its own Files API; under this load a pooled
-        # keep-alive connection may be closed by the server just as it is reused (ReadError),
-        # which real clients retry and the fake does not: a fresh connection each time.
-        assert self._http is not None
-        await self._http.aclose()
-        self._http = httpx.AsyncClient(
-            timeout=60.0, follow_redirects=True, limits=httpx.Limits(max_keepalive_connections=0)
-        )
         self._shared = await asyncio.to_thread(
             write_video, self._dir("results") / "shared.mp4", width=640, height=360, seconds=2
         )
@@ -222,6 +215,20 @@ async def drive(
     await asyncio.gather(*(one(user) for user in users))
 
 
+async def _object_counts(bot: ChildBot) -> dict[str, int]:
+    """Live objects by type in the child (SIGUSR1, see bench._bot_child)."""
+    before = bot.log.count("OBJECTS ")
+    assert bot.process is not None
+    bot.process.send_signal(signal.SIGUSR1)
+    for _ in range(500):
+        await asyncio.sleep(0.02)
+        lines = [line for line in bot.log.splitlines() if line.startswith("OBJECTS ")]
+        if len(lines) > before:
+            counts: dict[str, int] = json.loads(lines[-1].removeprefix("OBJECTS "))
+            return counts
+    raise TimeoutError("the bot did not count its objects")
+
+
 def _counts(db: Path) -> dict[str, int]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         drafts = dict(conn.execute("SELECT state, COUNT(*) FROM drafts GROUP BY state").fetchall())
@@ -248,6 +255,7 @@ async def run(cfg: Config) -> Result:
                 DAILY_GENERATIONS_PER_USER="0",
                 MAX_RUNNING_TASKS_PER_USER="0",
                 LOG_LEVEL="WARNING",
+                BENCH_OBJECT_COUNTS="1" if cfg.object_counts else "0",
             )
             mail = Mailboxes(telegram)
             mail.start()
@@ -262,6 +270,7 @@ async def run(cfg: Config) -> Result:
                 user += cfg.warmup
                 await asyncio.sleep(cfg.settle)
                 readings.append(("start (after warm-up)", done[0], *memory_mb(bot.pid)))
+                counted_before = await _object_counts(bot) if cfg.object_counts else {}
                 step = max(1, cfg.drafts // cfg.checkpoints)
                 soak_started = time.perf_counter()
                 for first in range(0, cfg.drafts, step):
@@ -274,6 +283,7 @@ async def run(cfg: Config) -> Result:
                 soak_seconds = time.perf_counter() - soak_started
                 await asyncio.sleep(cfg.settle)
                 readings.append(("end (quiet, after a clean-up)", done[0], *memory_mb(bot.pid)))
+                counted_after = await _object_counts(bot) if cfg.object_counts else {}
             except BaseException:
                 print(f"the bot's log ends:\n{bot.log[-4000:]}", file=sys.stderr)
                 for rejected in evolink.rejected[-3:]:
@@ -313,6 +323,12 @@ async def run(cfg: Config) -> Result:
     ]
     if problems:
         lines += problems[:10]
+    if cfg.object_counts:
+        grown = sorted(
+            ((n - counted_before.get(k, 0), k) for k, n in counted_after.items()), reverse=True
+        )
+        lines.append("object types that grew most (live objects, end − start):")
+        lines += [f"  {d:+8,} {k}" for d, k in grown[:15]]
     figures = {
         "rss.start": start_rss,
         "rss.end": end_rss,
@@ -329,8 +345,16 @@ def main() -> None:
     parser.add_argument("--drafts", type=int, default=defaults.drafts)
     parser.add_argument("--warmup", type=int, default=defaults.warmup)
     parser.add_argument("--concurrent", type=int, default=defaults.concurrent)
+    parser.add_argument(
+        "--object-counts", action="store_true", help="also show which object types grew"
+    )
     args = parser.parse_args()
-    cfg = Config(drafts=args.drafts, warmup=args.warmup, concurrent=args.concurrent)
+    cfg = Config(
+        drafts=args.drafts,
+        warmup=args.warmup,
+        concurrent=args.concurrent,
+        object_counts=args.object_counts,
+    )
     result = asyncio.run(run(cfg))
     print(result.text)
 

@@ -297,6 +297,26 @@ async def sweep(context: BotContext) -> None:
     services = context.bot_data.services
     await services.janitor.sweep()
     services.drafts.prune()
+    forget_persistence_marks(context.application)
+
+
+# python-telegram-bot notes the chat and user of every update for a persistence to save later,
+# and only a persistence's save ever empties the note. This bot has none: without this, the
+# note grows by every chat and user the bot has ever seen.
+_PERSISTENCE_MARKS = (
+    "_chat_ids_to_be_updated_in_persistence",
+    "_user_ids_to_be_updated_in_persistence",
+)
+
+
+def forget_persistence_marks(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Empty python-telegram-bot's per-chat and per-user persistence notes (no persistence)."""
+    if application.persistence is not None:
+        return
+    for name in _PERSISTENCE_MARKS:
+        marks = getattr(application, name, None)
+        if isinstance(marks, set):
+            marks.clear()
 
 
 async def post_shutdown(application: BotApplication) -> None:

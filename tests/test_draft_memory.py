@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from bot.app import BotApplication
+from bot.app import _PERSISTENCE_MARKS, BotApplication, forget_persistence_marks
 from tests.conftest import MakeBot
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import FakeTelegram
@@ -109,3 +109,20 @@ async def test_per_draft_state_is_gone_once_drafts_end(
     await asyncio.sleep(1.0)  # past the quiet period and the album's time
     drafts.prune()  # what the periodic clean-up does
     assert drafts.tracked() == dict.fromkeys(drafts.tracked(), 0)
+
+
+async def test_python_telegram_bots_per_user_notes_are_emptied(
+    make_bot: MakeBot, telegram: FakeTelegram, applications: list[BotApplication]
+) -> None:
+    bot_ = await make_bot()
+    application = applications[-1]
+    for user in range(950, 960):
+        telegram.send_text(user, user, "/help")
+        await bot_.reply_to(user, text_contains="/generate")
+    await _settled(application)
+    await asyncio.sleep(0.2)  # the notes are taken once the handler has returned
+    # Without a persistence nothing ever reads these notes; python-telegram-bot keeps adding.
+    marks = [getattr(application, name) for name in _PERSISTENCE_MARKS]
+    assert [len(m) for m in marks] == [10, 10]
+    forget_persistence_marks(application)  # part of the periodic clean-up
+    assert all(len(m) == 0 for m in marks)
