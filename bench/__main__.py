@@ -28,6 +28,8 @@ BENCHMARKS: dict[str, list[str]] = {
     "idle": [sys.executable, "-m", "bench.idle"],
     "throughput": [sys.executable, "-m", "bench.throughput"],
     "load": [sys.executable, str(BENCH / "load.py")],
+    "soak": [sys.executable, "-m", "bench.soak"],
+    "files_api": [sys.executable, "-m", "bench.files_api"],
 }
 TITLES = {
     "media": "Media normalisers vs bare transforms (`python bench/media.py`)",
@@ -35,6 +37,8 @@ TITLES = {
     "idle": "1,000 tasks in flight (`python -m bench.idle`)",
     "throughput": "Text-update throughput (`python -m bench.throughput`)",
     "load": "50 users and 3 groups at once (`python bench/load.py`)",
+    "soak": "Memory over 10,000 drafts (`python -m bench.soak`)",
+    "files_api": "Files API uploads kept or made again (`python -m bench.files_api`)",
 }
 
 

@@ -297,6 +297,7 @@ async def run(cfg: Config) -> Result:
                 await mail.stop()
                 await bot.stop()
             problems = [p for p in bot.problems() if "Traceback" in p or " ERROR " in p]
+            largest = [ln for ln in bot.log.splitlines() if ln.startswith("LARGEST ")][-1:]
             counts = _counts(work / "data" / "bot.sqlite3")
             live_files = sum(1 for f in evolink.uploads if not f.deleted)
             uploads = len(evolink.uploads)
@@ -329,6 +330,9 @@ async def run(cfg: Config) -> Result:
         )
         lines.append("object types that grew most (live objects, end − start):")
         lines += [f"  {d:+8,} {k}" for d, k in grown[:15]]
+        lines.append("largest collections at the end (length, type and a sample):")
+        for name, size in json.loads(largest[0].removeprefix("LARGEST ")).items():
+            lines.append(f"  {size:8,} {name}")
     figures = {
         "rss.start": start_rss,
         "rss.end": end_rss,

@@ -22,6 +22,7 @@ DAY = 24 * HOUR
 # that uploads them again.
 UNHOST_IDLE_SECONDS = 6 * HOUR
 UNHOST_BATCH = 500
+UNHOST_CONCURRENCY = 8  # deletes in flight at once
 
 # A draft no task can still need files of: closed, and every task of it over and delivered.
 # The upstream may still be fetching the files of a submit we could not confirm: a day's grace.
@@ -116,21 +117,32 @@ class Janitor:
         if self._host is None:
             return 0
         params = (now - DAY, now - UNHOST_IDLE_SECONDS)
-        rows = await self._store.db.fetchall(_UNNEEDED_HOSTED, (*params, UNHOST_BATCH))
         removed = 0
-        for ref_id, remote_id in rows:
+        while rows := await self._store.db.fetchall(_UNNEEDED_HOSTED, (*params, UNHOST_BATCH)):
             # Forgotten first, in one statement that checks the draft again: a submit starting
             # now finds no URL and uploads afresh, rather than hand over one being deleted.
-            if not await self._store.db.write(_FORGET_HOSTED, (ref_id, remote_id, *params)):
-                continue
+            claimed = [
+                str(remote_id)
+                for ref_id, remote_id in rows
+                if await self._store.db.write(_FORGET_HOSTED, (ref_id, remote_id, *params))
+            ]
+            gate = asyncio.Semaphore(UNHOST_CONCURRENCY)
+            done = await asyncio.gather(*(self._remove(remote_id, gate) for remote_id in claimed))
+            removed += sum(done)
+            if not claimed or len(rows) < UNHOST_BATCH:
+                break
+        return removed
+
+    async def _remove(self, remote_id: str, gate: asyncio.Semaphore) -> bool:
+        assert self._host is not None
+        async with gate:
             try:
-                await self._host.remove(str(remote_id))
+                await self._host.remove(remote_id)
             except EvolinkError as exc:
                 # It expires by itself within 72 hours; nothing else depends on it any more.
                 log.warning("clean-up: hosted file %s not deleted: %s", remote_id, exc)
-                continue
-            removed += 1
-        return removed
+                return False
+        return True
 
     def _remove_old_temp_files(self, before: float) -> int:
         if not self._tmp_dir.exists():

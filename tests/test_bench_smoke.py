@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bench import idle, latency, throughput
+from bench import files_api, idle, latency, soak, throughput
 from bench import media as media_bench
 from bench._common import Result
 from tests.mediagen import image_bytes
@@ -56,3 +56,16 @@ def test_media_bench_sides_run(tmp_path: Path) -> None:
     media_bench.run_bare("image", src, tmp_path / "bare", target)
     assert Path(target["path"]).stat().st_size > 0
     assert (tmp_path / "bare" / "bare.jpg").stat().st_size > 0
+
+
+async def test_soak_and_files_api_benches_run() -> None:
+    outcomes = await asyncio.gather(
+        soak.run(soak.Config.tiny()),
+        files_api.run(files_api.Config.tiny()),
+        return_exceptions=True,
+    )
+    failed = [o for o in outcomes if isinstance(o, BaseException)]
+    assert not failed, failed
+    for outcome in outcomes:
+        assert isinstance(outcome, Result)
+        _check(outcome)

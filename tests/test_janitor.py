@@ -245,3 +245,17 @@ async def test_without_a_removable_host_uploads_are_left_alone(setup) -> None:  
     await store.drafts.cancel(ChatKey(chat_id=16, user_id=16))
     await janitor.sweep()
     assert (await store.drafts.references(draft_id))[0].hosted_id == "file_16"
+
+
+async def test_one_sweep_takes_down_every_unneeded_upload_in_batches(
+    hosted,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, janitor, _, tmp_path, remover = hosted
+    monkeypatch.setattr("bot.janitor.UNHOST_BATCH", 2)
+    for user in range(20, 25):
+        await _hosted_draft(store, tmp_path, user)
+        await store.drafts.cancel(ChatKey(chat_id=user, user_id=user))
+    result = await janitor.sweep()
+    assert result.hosted_removed == 5
+    assert sorted(remover.removed) == [f"file_{user}" for user in range(20, 25)]
