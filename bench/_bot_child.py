@@ -14,6 +14,7 @@ objects of every type (after a garbage collection), for benchmarks that look for
 from __future__ import annotations
 
 import collections
+import ctypes
 import gc
 import json
 import os
@@ -67,6 +68,8 @@ def count_objects_on_signal() -> None:
 
     def dump(signum: int, frame: Any) -> None:
         gc.collect()
+        if os.environ.get("BENCH_MALLOC_TRIM") == "1":  # give freed heap pages back first
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
         objects = gc.get_objects()
         counts = collections.Counter(type(o).__qualname__ for o in objects)
         sized = [o for o in objects if isinstance(o, dict | list | set | frozenset | tuple)]

@@ -21,6 +21,7 @@ from bot.delivery import Deliverer
 from bot.drafts import DraftService
 from bot.edit_budget import EditBudget
 from bot.evolink import EvolinkClient, EvolinkError
+from bot.heap import give_back_free_memory
 from bot.history import HistoryService
 from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
 from bot.janitor import Janitor
@@ -298,6 +299,7 @@ async def sweep(context: BotContext) -> None:
     await services.janitor.sweep()
     services.drafts.prune()
     forget_persistence_marks(context.application)
+    give_back_free_memory()
 
 
 # python-telegram-bot notes the chat and user of every update for a persistence to save later,
