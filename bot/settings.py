@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     evolink_base_url: AnyHttpUrl = AnyHttpUrl("https://api.evolink.ai")
     evolink_files_base_url: AnyHttpUrl = AnyHttpUrl("https://files-api.evolink.ai")
     evolink_callbacks: CallbackMode = CallbackMode.AUTO
-    # Tests against a local fake Evolink only: callback URLs that break the API's rules (http,
-    # loopback) are sent anyway. The real API refuses every submit that carries one.
+    # Tests against a local fake Evolink only: EVOLINK_CALLBACKS=on sends callback URLs that
+    # break the API's rules (http, loopback) anyway. The real API refuses every such submit.
     evolink_callbacks_insecure: bool = False
 
     media_hosting: MediaHosting = MediaHosting.EVOLINK
@@ -239,15 +239,14 @@ class Settings(BaseSettings):
         """Whether submits ask Evolink to call back (auto: when Evolink would take the URL)."""
         if self.evolink_callbacks is CallbackMode.OFF or self.public_base_url is None:
             return False
-        return self.callback_url_problem is None
+        # "on" with an unfit URL does not start, unless EVOLINK_CALLBACKS_INSECURE says so.
+        return self.evolink_callbacks is CallbackMode.ON or self.callback_url_problem is None
 
     @property
     def callback_url_problem(self) -> str | None:
         """Why Evolink would refuse callback URLs under PUBLIC_BASE_URL (None: it would not)."""
         if self.public_base_url is None:
             return "PUBLIC_BASE_URL is not set"
-        if self.evolink_callbacks_insecure:
-            return None
         return callback_url.problem(str(self.public_base_url))
 
     @property
@@ -303,7 +302,11 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError("PUBLIC_BASE_URL is required when MEDIA_HOSTING=local")
     if settings.evolink_callbacks is CallbackMode.ON and settings.public_base_url is None:
         raise SettingsError("PUBLIC_BASE_URL is required when EVOLINK_CALLBACKS=on")
-    if settings.evolink_callbacks is CallbackMode.ON and settings.callback_url_problem:
+    if (
+        settings.evolink_callbacks is CallbackMode.ON
+        and settings.callback_url_problem
+        and not settings.evolink_callbacks_insecure
+    ):
         # Asked for outright, callbacks that Evolink refuses would make every submit fail.
         raise SettingsError(
             f"EVOLINK_CALLBACKS=on cannot work with PUBLIC_BASE_URL={settings.public_base_url}: "

@@ -67,7 +67,7 @@ class BotUnderTest:
                 "http_port": self.port,
                 "evolink_callbacks": "off",
                 # The bot is on http://127.0.0.1 and the fake Evolink allows that (the real one
-                # does not): tests may turn callbacks on.
+                # does not): tests may set evolink_callbacks="on".
                 "evolink_callbacks_insecure": True,
                 "poll_interval_seconds": 0.2,
                 "progress_edit_seconds": 0,

@@ -132,6 +132,14 @@ def test_insecure_callbacks_are_an_explicit_choice_for_a_local_fake() -> None:
         public_base_url="http://127.0.0.1:8080",
     )
     assert settings.callbacks_enabled is True
+    # "auto" still keeps to Evolink's rules.
+    auto = load_settings(
+        telegram_bot_token=TOKEN,
+        evolink_api_key="k",
+        evolink_callbacks_insecure="true",
+        public_base_url="http://127.0.0.1:8080",
+    )
+    assert auto.callbacks_enabled is False
 
 
 def test_env_file_in_the_working_directory_is_read(tmp_path: Path) -> None:
