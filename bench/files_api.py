@@ -174,8 +174,8 @@ async def run(cfg: Config) -> Result:
                     ms(arrival),
                     ms(again),
                     ms(again - arrival),
-                    f"{megabytes:.1f}",
-                    f"{megabytes * 8 / UPLINK_MBIT:.1f}",
+                    f"{megabytes:.2f}",
+                    f"{megabytes * 8 / UPLINK_MBIT:.2f}",
                 )
             )
             figures[f"{index}.on_arrival.p50"] = arrival
