@@ -31,6 +31,8 @@ BENCHMARKS: dict[str, list[str]] = {
     "storage": [sys.executable, "-m", "bench.storage"],
     "load-process": [sys.executable, str(BENCH / "load.py"), "--bot-process"],
     "burst": [sys.executable, "-m", "bench.burst"],
+    "soak": [sys.executable, "-m", "bench.soak"],
+    "files_api": [sys.executable, "-m", "bench.files_api"],
 }
 TITLES = {
     "media": "Media normalisers vs bare transforms (`python bench/media.py`)",
@@ -44,6 +46,8 @@ TITLES = {
         "--bot-process`)"
     ),
     "burst": "A burst of heavy media from 26 users at once (`python -m bench.burst`)",
+    "soak": "Memory over 10,000 drafts (`python -m bench.soak`)",
+    "files_api": "Files API uploads kept or made again (`python -m bench.files_api`)",
 }
 
 

@@ -54,9 +54,13 @@ def _secrets(settings: Settings) -> list[str]:
         secrets.append(settings.media_signing_key.get_secret_value())
     if settings.webhook_enabled:
         secrets.append(settings.webhook_secret)
-    for s3_secret in (settings.s3_secret_access_key, settings.s3_access_key_id):
-        if s3_secret is not None:
-            secrets.append(s3_secret.get_secret_value())
+    for optional in (
+        settings.s3_secret_access_key,
+        settings.s3_access_key_id,
+        settings.metrics_token,
+    ):
+        if optional is not None:
+            secrets.append(optional.get_secret_value())
     return secrets + settings.database_secrets
 
 

@@ -20,8 +20,10 @@ from bot.background import Background
 from bot.balance import Balance
 from bot.delivery import Deliverer
 from bot.drafts import DraftService
+from bot.edit_budget import EditBudget
 from bot.evolink import EvolinkClient
 from bot.generate import Generator
+from bot.heap import give_back_free_memory
 from bot.history import HistoryService
 from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
 from bot.janitor import Janitor
@@ -151,13 +153,18 @@ def build_services(
         host = EvolinkFilesHost(evolink, clock=clock)
     bot = application.bot
     messenger = Messenger(bot)
-    notices = Notices(messenger)
+    notices = Notices(
+        messenger,
+        progress_budget=EditBudget(per_minute=settings.group_progress_edits_per_minute),
+    )
     background = Background()
     files = TelegramFiles(
         bot,
         http,
         local_mode=settings.telegram_local_mode,
-        max_bytes=None if settings.telegram_local_mode else limits.TELEGRAM_DOWNLOAD_MAX_BYTES,
+        max_bytes=settings.telegram_local_max_file_mb * 2**20
+        if settings.telegram_local_mode
+        else limits.TELEGRAM_DOWNLOAD_MAX_BYTES,
     )
     media = MediaJobs(
         MediaPool(
@@ -266,7 +273,12 @@ def build_services(
         access=access,
         metrics=metrics,
         janitor=Janitor(
-            store=store, media_dir=settings.media_dir, tmp_dir=settings.tmp_dir, clock=clock
+            store=store,
+            media_dir=settings.media_dir,
+            tmp_dir=settings.tmp_dir,
+            # Files API copies count against the account's quota: taken down when unneeded.
+            host=host if isinstance(host, EvolinkFilesHost) else None,
+            clock=clock,
         ),
         history=HistoryService(store=store, bot=bot),
         settings_menu=SettingsMenu(store=store, defaults=Options()),
@@ -332,7 +344,30 @@ async def set_commands(application: BotApplication) -> None:
 
 async def sweep(context: BotContext) -> None:
     """The periodic clean-up job."""
-    await context.bot_data.services.janitor.sweep()
+    services = context.bot_data.services
+    await services.janitor.sweep()
+    services.drafts.prune()
+    forget_persistence_marks(context.application)
+    give_back_free_memory()
+
+
+# python-telegram-bot notes the chat and user of every update for a persistence to save later,
+# and only a persistence's save ever empties the note. This bot has none: without this, the
+# note grows by every chat and user the bot has ever seen.
+_PERSISTENCE_MARKS = (
+    "_chat_ids_to_be_updated_in_persistence",
+    "_user_ids_to_be_updated_in_persistence",
+)
+
+
+def forget_persistence_marks(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Empty python-telegram-bot's per-chat and per-user persistence notes (no persistence)."""
+    if application.persistence is not None:
+        return
+    for name in _PERSISTENCE_MARKS:
+        marks = getattr(application, name, None)
+        if isinstance(marks, set):
+            marks.clear()
 
 
 async def post_shutdown(application: BotApplication) -> None:

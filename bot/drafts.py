@@ -12,10 +12,12 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import ideas, limits, options
+from bot import ideas, options, prompt_size
 from bot.background import Background
+from bot.keyed_locks import KeyedLocks
 from bot.messenger import Messenger
 from bot.references import MAX_ATTEMPTS, ReferenceProcessor
+from bot.telegram_text import TEXT_MAX, fit_lines
 from bot.texts import t
 from storage import Store
 from storage.db import Clock
@@ -28,6 +30,9 @@ IncomingMedia = SeenMedia
 
 # How long after its first item an album of a one-shot request may still grow.
 ONESHOT_ALBUM_SECONDS = 60.0
+# An open submenu is remembered this long: a draft left alone with its duration menu open
+# shows the main buttons after that, and costs nothing meanwhile.
+MENU_SECONDS = 3600.0
 
 # A file that waits longer than this for a free media worker shows its place in the queue in
 # the draft summary, refreshed at most this often while it waits.
@@ -56,14 +61,17 @@ class DraftService:
         self._quiet = quiet_seconds
         self._defaults = default_options or Options()
         self._clock = clock
-        self._jobs: dict[int, set[asyncio.Task[Any]]] = defaultdict(set)
+        # Per-draft state lives only as long as it is needed (a bot runs for months): jobs and
+        # timers remove themselves when done, locks when released, arrivals once their quiet
+        # period is over, menus when the draft closes; `prune` sweeps up what is left.
+        self._jobs: dict[int, set[asyncio.Task[Any]]] = {}
         self._last_arrival: dict[int, float] = {}
         self._summary_timers: dict[int, asyncio.Task[Any]] = {}
-        self._menus: dict[int, str] = {}  # draft id -> submenu open on its summary
+        self._menus: dict[int, tuple[str, float]] = {}  # draft id -> open submenu, since when
         # Albums whose first item carried "/generate": their other items join that draft.
         self._oneshot_albums: dict[tuple[int, str], tuple[ChatKey, float]] = {}
         # One summary refresh at a time per draft, so two refreshes never both send a message.
-        self._summary_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._summary_locks: KeyedLocks[int] = KeyedLocks()
         # Messages about a draft's files (a refusal), sent once the draft itself is shown.
         self._notes: dict[int, list[tuple[ChatKey, str, int | None]]] = defaultdict(list)
         self._queue_watchers: dict[int, asyncio.Task[Any]] = {}  # draft id -> its watcher
@@ -107,17 +115,38 @@ class DraftService:
             file_name=media.file_name,
             size=media.size,
         )
-        self._last_arrival[draft.id] = self._clock()
+        self._arrived(draft.id)
         if ref is not None:
             self.start_processing(key, language, ref)
         return draft
 
+    def _arrived(self, draft_id: int) -> None:
+        now = self._clock()
+        self._forget_old(now)
+        self._last_arrival[draft_id] = now
+
+    def _forget_old(self, now: float) -> None:
+        # Arrivals older than the quiet period no longer delay anything, and one-shot albums
+        # stop growing after a while.
+        self._last_arrival = {
+            d: at for d, at in self._last_arrival.items() if now - at < self._quiet
+        }
+        self._oneshot_albums = {
+            k: v for k, v in self._oneshot_albums.items() if now - v[1] < ONESHOT_ALBUM_SECONDS
+        }
+
     def start_processing(self, key: ChatKey, language: str, ref: Reference) -> None:
         """Check the reference in the background; `wait_ready` waits for it."""
         task = self._background.spawn(self._process(key, language, ref), name=f"reference-{ref.id}")
-        jobs = self._jobs[ref.draft_id]
+        jobs = self._jobs.setdefault(ref.draft_id, set())
         jobs.add(task)
-        task.add_done_callback(jobs.discard)
+
+        def done(finished: asyncio.Task[Any]) -> None:
+            jobs.discard(finished)
+            if not jobs and self._jobs.get(ref.draft_id) is jobs:
+                del self._jobs[ref.draft_id]
+
+        task.add_done_callback(done)
         if ref.draft_id not in self._queue_watchers:
             self._queue_watchers[ref.draft_id] = self._background.spawn(
                 self._watch_queue(ref.draft_id, key.user_id), name=f"queue-{ref.draft_id}"
@@ -125,8 +154,8 @@ class DraftService:
 
     async def wait_ready(self, draft_id: int) -> None:
         """Wait until every file of the draft has been checked."""
-        while self._jobs.get(draft_id):
-            await asyncio.gather(*self._jobs[draft_id], return_exceptions=True)
+        while jobs := self._jobs.get(draft_id):
+            await asyncio.gather(*jobs, return_exceptions=True)
 
     async def wait_quiet(self, draft_id: int) -> None:
         """Wait until no file has arrived for a moment: the rest of an album is in."""
@@ -140,9 +169,7 @@ class DraftService:
     def expect_album(self, key: ChatKey, media: SeenMedia) -> None:
         """The rest of this item's album belongs to the same one-shot request."""
         now = self._clock()
-        self._oneshot_albums = {
-            k: v for k, v in self._oneshot_albums.items() if now - v[1] < ONESHOT_ALBUM_SECONDS
-        }
+        self._forget_old(now)
         if media.media_group_id:
             self._oneshot_albums[(key.chat_id, media.media_group_id)] = (key, now)
 
@@ -162,11 +189,9 @@ class DraftService:
     ) -> bool:
         """Set the draft's prompt (creating the draft); False when the text is too long."""
         prompt = text.strip()
-        if len(prompt) > limits.PROMPT_MAX_CHARS:
-            await self._messenger.send(
-                key,
-                t(language, "prompt_too_long", length=len(prompt), limit=limits.PROMPT_MAX_CHARS),
-            )
+        over = prompt_size.percent_over(prompt)
+        if over is not None:
+            await self._messenger.send(key, t(language, "prompt_too_long", percent=over))
             return False
         draft = await self.open_or_create(key, language)
         await self._store.drafts.set_prompt(draft.id, prompt)
@@ -188,6 +213,7 @@ class DraftService:
             )
             await self._messenger.send(key, text, reply_to=reply_to)
             return
+        self.forget(draft.id)
         count = len(await self._store.drafts.references(draft.id))
         plural = {0: "draft_cancelled", 1: "draft_cancelled_file"}.get(
             count, "draft_cancelled_files"
@@ -198,7 +224,6 @@ class DraftService:
                 key.chat_id, draft.summary_message_id, t(language, "draft_summary_cancelled")
             )
         await self._messenger.send(key, text, reply_to=reply_to)
-        self.forget(draft.id)
 
     async def change_option(self, draft: Draft, action: str) -> bool:
         """Apply one option button to the draft and show it; False when the action is unknown."""
@@ -217,7 +242,7 @@ class DraftService:
         if menu is None:
             self._menus.pop(draft.id, None)
         else:
-            self._menus[draft.id] = menu
+            self._menus[draft.id] = (menu, self._clock())
         await self.refresh_summary(draft.id)
 
     async def send_idea(self, draft: Draft, scenario: str) -> None:
@@ -230,6 +255,30 @@ class DraftService:
             draft.key, t(draft.language, "idea_sent", skeleton=html.escape(skeleton)), html=True
         )
         await self.show_menu(draft, None)
+
+    def forget(self, draft_id: int) -> None:
+        """Drop what is kept for a draft that closed (files still being checked finish)."""
+        self._last_arrival.pop(draft_id, None)
+        self._menus.pop(draft_id, None)
+
+    def prune(self) -> None:
+        """Forget state of drafts that closed without telling (expired, or submitted with a menu
+        open) and of albums whose time is over; for the periodic clean-up."""
+        now = self._clock()
+        self._forget_old(now)
+        self._menus = {d: m for d, m in self._menus.items() if now - m[1] < MENU_SECONDS}
+
+    def tracked(self) -> dict[str, int]:
+        """How many entries each per-draft table holds (for memory tests and benchmarks)."""
+        return {
+            "jobs": len(self._jobs),
+            "last_arrival": len(self._last_arrival),
+            "summary_timers": len(self._summary_timers),
+            "menus": len(self._menus),
+            "oneshot_albums": len(self._oneshot_albums),
+            "summary_locks": len(self._summary_locks),
+            "draft_locks": self._processor.drafts_in_flight(),
+        }
 
     def schedule_summary(self, draft_id: int) -> None:
         """Refresh the summary once the user has stopped sending for a moment (albums)."""
@@ -252,7 +301,7 @@ class DraftService:
 
     async def summary_message_id(self, draft_id: int) -> int | None:
         """The draft's message, once any send of it under way has been recorded."""
-        async with self._summary_locks[draft_id]:
+        async with self._summary_locks.hold(draft_id):
             draft = await self._store.drafts.get(draft_id)
         return draft.summary_message_id if draft is not None else None
 
@@ -268,9 +317,11 @@ class DraftService:
         when the old one is gone), the old one then losing its buttons. A person has one live
         draft message per chat and topic. Notes about its files follow it."""
         message_id = None
-        async with self._summary_locks[draft_id]:
+        async with self._summary_locks.hold(draft_id):
             draft = await self._store.drafts.get(draft_id)
-            if draft is not None and draft.state is DraftState.OPEN:
+            if draft is None or draft.state is not DraftState.OPEN:
+                self.forget(draft_id)
+            else:
                 markup = await self._keyboard(draft)
                 text = await self.summary_text(draft)
                 old = draft.summary_message_id
@@ -293,14 +344,9 @@ class DraftService:
         for key, text, reply_to in self._notes.pop(draft_id, []):
             await self._messenger.send(key, text, reply_to=reply_to)
 
-    def forget(self, draft_id: int) -> None:
-        """Drop what this process kept for a draft that is over (submitted or cancelled)."""
-        self._menus.pop(draft_id, None)
-        self._last_arrival.pop(draft_id, None)
-
     async def _keyboard(self, draft: Draft) -> InlineKeyboardMarkup:
         prefix = f"d:{draft.id}"
-        menu = self._menus.get(draft.id)
+        menu = self._menus.get(draft.id, (None, 0.0))[0]
         refs = await self._store.drafts.references(draft.id)
         counts = kind_counts(refs)
         if menu == "ideas" and ideas.available(counts):
@@ -444,16 +490,18 @@ def render_summary(
     none of theirs is waiting).
     """
     lang = draft.language
-    lines = [t(lang, "draft_title")]
+    head = [t(lang, "draft_title")]
+    notes: list[str] = []  # one per changed file: the part left out first when it is long
+    lines: list[str] = []
     ready = numbered(lang, refs)
     if ready:
-        lines.append(t(lang, "draft_refs", refs=", ".join(name for name, _ in ready)))
+        head.append(t(lang, "draft_refs", refs=", ".join(name for name, _ in ready)))
         for name, ref in ready:
             if ref.changes:
                 changes = "; ".join(change_text(lang, c) for c in ref.changes)
-                lines.append(t(lang, "changed", item=name[0].upper() + name[1:], changes=changes))
+                notes.append(t(lang, "changed", item=name[0].upper() + name[1:], changes=changes))
     elif not pending:
-        lines.append(t(lang, "draft_no_refs"))
+        head.append(t(lang, "draft_no_refs"))
     if pending:
         lines.append(
             t(lang, "draft_pending_one" if pending == 1 else "draft_pending", count=pending)
@@ -474,7 +522,8 @@ def render_summary(
         lines.append(t(lang, "cost_unknown"))
     if any(ref.kind == "video" for _, ref in ready):
         lines.append(t(lang, "cost_video_note"))
-    return "\n".join(lines)
+    # The prompt, options and cost below the notes always stay: they are what the user acts on.
+    return fit_lines(head, notes, lines, TEXT_MAX, lang, more_key="more_changes")
 
 
 def item_name(lang: str, ref: Reference, draft_refs: list[Reference]) -> str:
@@ -504,9 +553,9 @@ def rejection_text(lang: str, ref: Reference, draft_refs: list[Reference]) -> st
     if "kind" in params:
         params["kinds"] = t(lang, f"kinds_{params['kind']}")
     if "size" in params and "size_mb" not in params:
-        params["size_mb"] = round(float(params["size"]) / 2**20, 1)
+        params["size_mb"] = _number(round(float(params["size"]) / 2**20, 1))
     if "limit" in params and "limit_mb" not in params:
-        params["limit_mb"] = round(float(params["limit"]) / 2**20, 1)
+        params["limit_mb"] = _number(round(float(params["limit"]) / 2**20, 1))
     if "max" in params and "max_mp" not in params:
         params["max_mp"] = round(float(params["max"]) / 1e6)
     reason = _first_text(lang, "reason", str(ref.error_code), params)

@@ -9,6 +9,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParam
 from telegram.error import TelegramError
 
 from bot.notices import result_keyboard, video_caption
+from bot.telegram_text import TEXT_MAX, fit_lines
 from bot.texts import t
 from storage import Store
 from storage.models import ChatKey, Delivery, Task, TaskStatus
@@ -30,7 +31,7 @@ class HistoryService:
         tasks = await self._store.tasks.history(key)
         if not tasks:
             return t(lang, "history_none"), None
-        lines = [t(lang, "history_title")]
+        lines: list[str] = []
         buttons: list[list[InlineKeyboardButton]] = []
         for task in tasks:
             when = datetime.fromtimestamp(task.created_at, UTC).strftime("%Y-%m-%d %H:%M")
@@ -53,7 +54,10 @@ class HistoryService:
                         )
                     ]
                 )
-        return "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None
+        text = fit_lines(
+            [t(lang, "history_title")], lines, [], TEXT_MAX, lang, more_key="more_videos"
+        )
+        return text, InlineKeyboardMarkup(buttons) if buttons else None
 
     async def resend(self, task_id: int, key: ChatKey, *, reply_to: int | None) -> bool:
         """Send a delivered video again into the user's chat; False if it can't be."""

@@ -34,8 +34,16 @@ class MediaHost(Protocol):
         ...
 
 
+class RemovableHost(Protocol):
+    """A host that can take a file down before it expires (it counts against a quota)."""
+
+    async def remove(self, remote_id: str) -> None:
+        """Delete the hosted copy; one that is already gone counts as deleted."""
+        ...
+
+
 class EvolinkFilesHost:
-    """Uploads to Evolink's Files API (files live 72 hours there)."""
+    """Uploads to Evolink's Files API (files live 72 hours there, within a file quota)."""
 
     def __init__(self, client: EvolinkClient, *, clock: Clock = time.time) -> None:
         self._client = client
@@ -49,6 +57,10 @@ class EvolinkFilesHost:
             with contextlib.suppress(ValueError):
                 expires = datetime.fromisoformat(uploaded.expires_at).timestamp()
         return Hosted(url=uploaded.file_url, expires_at=expires, remote_id=uploaded.file_id)
+
+    async def remove(self, remote_id: str) -> None:
+        """Delete the uploaded copy, giving its place in the quota back."""
+        await self._client.delete_file(remote_id)
 
 
 class LocalHost:

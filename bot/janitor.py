@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.evolink import EvolinkError
+from bot.hosting import RemovableHost
 from storage import Store
 from storage.db import Clock
 
@@ -16,6 +18,11 @@ log = logging.getLogger(__name__)
 
 HOUR = 3600.0
 DAY = 24 * HOUR
+# Hosted copies of an open draft nobody touched for this long are taken down; a submit after
+# that uploads them again.
+UNHOST_IDLE_SECONDS = 6 * HOUR
+UNHOST_BATCH = 500
+UNHOST_CONCURRENCY = 8  # deletes in flight at once
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,7 @@ class SweepResult:
     drafts_expired: int
     temp_files: int
     group_media: int
+    hosted_removed: int = 0
 
 
 class Janitor:
@@ -38,9 +46,11 @@ class Janitor:
         media_dir: Path,
         tmp_dir: Path,
         draft_ttl_seconds: float = 7 * DAY,
+        host: RemovableHost | None = None,
         clock: Clock = time.time,
     ) -> None:
         self._store = store
+        self._host = host
         self._media_dir = media_dir
         self._tmp_dir = tmp_dir
         self._draft_ttl = draft_ttl_seconds
@@ -59,10 +69,49 @@ class Janitor:
             cleaned += 1
         temp = await asyncio.to_thread(self._remove_old_temp_files, now - HOUR)
         group = await self._store.group_media.prune(now - 2 * DAY)
-        result = SweepResult(cleaned, expired, temp, group)
-        if any((cleaned, expired, temp, group)):
+        unhosted = await self._remove_hosted_copies(now)
+        result = SweepResult(cleaned, expired, temp, group, unhosted)
+        if any((cleaned, expired, temp, group, unhosted)):
             log.info("clean-up: %s", result)
         return result
+
+    async def _remove_hosted_copies(self, now: float) -> int:
+        """Take down uploaded copies (Files API) that no task can still need, so abandoned and
+        finished drafts do not use up the account's file quota until the files expire."""
+        if self._host is None:
+            return 0
+        drafts = self._store.drafts
+        since, idle = now - DAY, now - UNHOST_IDLE_SECONDS
+        removed = 0
+        while rows := await drafts.unneeded_hosted(
+            unconfirmed_since=since, idle_before=idle, limit=UNHOST_BATCH
+        ):
+            # Forgotten first, checking the draft again: a submit starting now finds no URL and
+            # uploads afresh, rather than hand over one being deleted.
+            claimed = [
+                remote_id
+                for ref_id, remote_id in rows
+                if await drafts.forget_hosted(
+                    ref_id, remote_id, unconfirmed_since=since, idle_before=idle
+                )
+            ]
+            gate = asyncio.Semaphore(UNHOST_CONCURRENCY)
+            done = await asyncio.gather(*(self._remove(remote_id, gate) for remote_id in claimed))
+            removed += sum(done)
+            if not claimed or len(rows) < UNHOST_BATCH:
+                break
+        return removed
+
+    async def _remove(self, remote_id: str, gate: asyncio.Semaphore) -> bool:
+        assert self._host is not None
+        async with gate:
+            try:
+                await self._host.remove(remote_id)
+            except EvolinkError as exc:
+                # It expires by itself within 72 hours; nothing else depends on it any more.
+                log.warning("clean-up: hosted file %s not deleted: %s", remote_id, exc)
+                return False
+        return True
 
     def _remove_old_temp_files(self, before: float) -> int:
         if not self._tmp_dir.exists():

@@ -9,6 +9,7 @@ from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from bot.telegram_text import fit_html, fit_text
 from storage.models import ChatKey
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,13 @@ class Messenger:
         reply_to: int | None = None,
         markup: InlineKeyboardMarkup | None = None,
         html: bool = False,
+        lang: str | None = None,
     ) -> int | None:
-        """Send `text`, as a reply when the message still exists; returns the new message id."""
+        """Send `text`, as a reply when the message still exists; returns the new message id.
+
+        A text over Telegram's limit is cut to fit, saying so in `lang`.
+        """
+        text, html = _fit(text, html, lang)
         try:
             message = await self.bot.send_message(
                 chat_id=key.chat_id,
@@ -73,8 +79,10 @@ class Messenger:
         *,
         markup: InlineKeyboardMarkup | None = None,
         html: bool = False,
+        lang: str | None = None,
     ) -> bool:
         """Replace a message's text (and keyboard); an unchanged text counts as success."""
+        text, html = _fit(text, html, lang)
         shown = (text, _markup_key(markup))
         if self._shown.get((chat_id, message_id)) == shown:
             return True
@@ -119,11 +127,18 @@ class Messenger:
         *,
         reply_to: int | None = None,
         markup: InlineKeyboardMarkup | None = None,
+        lang: str | None = None,
     ) -> int | None:
         """Edit the message when there is one that still exists, else send a new one."""
-        if message_id is not None and await self.edit(key.chat_id, message_id, text, markup=markup):
+        if message_id is not None and await self.edit(
+            key.chat_id, message_id, text, markup=markup, lang=lang
+        ):
             return message_id
-        return await self.send(key, text, reply_to=reply_to, markup=markup)
+        return await self.send(key, text, reply_to=reply_to, markup=markup, lang=lang)
+
+
+def _fit(text: str, html: bool, lang: str | None) -> tuple[str, bool]:
+    return fit_html(text, lang) if html else (fit_text(text, lang), False)
 
 
 def _markup_key(markup: InlineKeyboardMarkup | None) -> object:

@@ -11,7 +11,9 @@ import math
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.edit_budget import EditBudget
 from bot.messenger import Messenger
+from bot.telegram_text import fit_caption
 from bot.texts import t
 from storage.models import Task
 
@@ -19,8 +21,10 @@ from storage.models import Task
 class Notices:
     """Messages about one task, in its chat and topic, replying to the request."""
 
-    def __init__(self, messenger: Messenger) -> None:
+    def __init__(self, messenger: Messenger, *, progress_budget: EditBudget | None = None) -> None:
         self._messenger = messenger
+        # Progress edits in groups draw on this; everything else is sent as it comes.
+        self._progress_budget = progress_budget or EditBudget()
 
     async def news(
         self,
@@ -39,6 +43,10 @@ class Notices:
                 task.key.chat_id, task.status_message_id, t(task.language, status_key)
             )
         return sent is not None
+
+    def may_show_progress(self, task: Task) -> bool:
+        """Whether the chat's edit budget has room for a progress edit now."""
+        return self._progress_budget.allow(task.key.chat_id)
 
     async def status(self, task: Task, text: str) -> bool:
         """Show progress in the status message, quietly; False when there is none to edit."""
@@ -77,7 +85,7 @@ def video_caption(task: Task) -> str:
     prompt = task.prompt.strip()
     if len(prompt) > CAPTION_PROMPT_CHARS:
         prompt = prompt[: CAPTION_PROMPT_CHARS - 1].rstrip() + "…"
-    return t(
+    caption = t(
         task.language,
         "done_caption",
         prompt=prompt,
@@ -85,6 +93,7 @@ def video_caption(task: Task) -> str:
         quality=task.options.quality,
         credits=credits_text(task.language, task.credits_reserved, "credits_caption"),
     )
+    return fit_caption(caption, task.language)
 
 
 def result_keyboard(task: Task, *, failed: bool = False) -> InlineKeyboardMarkup:

@@ -99,6 +99,10 @@ class ReferenceProcessor:
             log.warning("reference %s: hosting failed: %s", ref.id, exc)
             return ready
 
+    def drafts_in_flight(self) -> int:
+        """How many drafts have a file being checked (or waiting for its turn) now."""
+        return len(self._turns)
+
     def queue_ahead(self, owner: int) -> int | None:
         """Files from others waiting for a media worker before ``owner``'s next one."""
         return self._jobs.ahead(owner)
@@ -106,8 +110,9 @@ class ReferenceProcessor:
     async def _check(
         self, ref: Reference, owner: int, turns: _Turns, ticket: int
     ) -> Reference | None:
-        if self._files.too_big(ref.size):
-            await self._drafts.mark_rejected(ref.id, "too_big_for_telegram", {"size": ref.size})
+        refusal = self._files.size_refusal(ref.size)
+        if refusal is not None:
+            await self._drafts.mark_rejected(ref.id, *refusal)
             return None
         self._tmp_dir.mkdir(parents=True, exist_ok=True)
         download = self._tmp_dir / f"ref{ref.id}-{secrets.token_hex(6)}.part"

@@ -15,6 +15,7 @@ from telegram import Update
 from telegram.error import BadRequest
 
 from bot.app import BotApplication, build_application, set_commands
+from bot.asgi_guard import QuietBrokenConnections
 from bot.health import Health
 from bot.settings import Settings
 from bot.startup import (
@@ -62,6 +63,7 @@ async def serve(
         on_callback=services.tracker.on_callback,
         health=Health(store=services.store, upstream=services.upstream),
         metrics=services.metrics,
+        metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
         telegram_webhook=webhook_route(
             settings.webhook_path,
             secret=settings.webhook_secret,
@@ -71,7 +73,7 @@ async def serve(
         else None,
     )
     config = uvicorn.Config(
-        web_app,
+        QuietBrokenConnections(web_app),
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
@@ -93,6 +95,8 @@ async def serve(
     stop_task = asyncio.create_task(stop.wait())
     try:
         await _start_bot(application, settings, stop, polling=not webhook)
+        if settings.callbacks_note:
+            log.info(settings.callbacks_note)
         # Only now: a rejected token must stay the one line printed.
         upstream_check = asyncio.create_task(services.upstream.watch(), name="upstream-check")
         web_task = asyncio.create_task(server.serve(sockets=sockets), name="web-server")

@@ -14,6 +14,8 @@ from urllib.parse import unquote, urlsplit
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot import callback_url
+
 
 class MediaHosting(enum.StrEnum):
     """Where reference media are put so the upstream can fetch them."""
@@ -32,6 +34,7 @@ class CallbackMode(enum.StrEnum):
 
 
 _WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_HEADER_TOKEN_RE = re.compile(r"[\x21-\x7e]{16,256}")
 # Routes of the bot's own web server that a webhook path must not shadow.
 _RESERVED_PREFIXES = ("/media/", "/callbacks/")
 # SigV4 presigned URLs are valid for at most 7 days.
@@ -58,6 +61,8 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_file_base_url: str = "https://api.telegram.org/file/bot"
     telegram_local_mode: bool = False
+    # With a local Bot API server (files up to 2000 MB): the largest file the bot downloads.
+    telegram_local_max_file_mb: int = Field(default=200, ge=1, le=2000)
     # Webhook mode (empty URL: long polling). The secret defaults to one derived from the token.
     telegram_webhook_url: str = ""
     telegram_webhook_secret: SecretStr | None = None
@@ -66,6 +71,9 @@ class Settings(BaseSettings):
     evolink_base_url: AnyHttpUrl = AnyHttpUrl("https://api.evolink.ai")
     evolink_files_base_url: AnyHttpUrl = AnyHttpUrl("https://files-api.evolink.ai")
     evolink_callbacks: CallbackMode = CallbackMode.AUTO
+    # Tests against a local fake Evolink only: EVOLINK_CALLBACKS=on sends callback URLs that
+    # break the API's rules (http, loopback) anyway. The real API refuses every such submit.
+    evolink_callbacks_insecure: bool = False
 
     media_hosting: MediaHosting = MediaHosting.EVOLINK
     public_base_url: AnyHttpUrl | None = None
@@ -84,9 +92,13 @@ class Settings(BaseSettings):
 
     http_host: str = "0.0.0.0"  # noqa: S104 - the web server must be reachable from outside the container
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # GET /metrics needs "Authorization: Bearer <this>"; unset, the route does not exist.
+    metrics_token: SecretStr | None = None
 
     poll_interval_seconds: float = Field(default=10.0, gt=0)
     progress_edit_seconds: float = Field(default=5.0, ge=0)
+    # A group shares 20 messages a minute: progress edits there get at most this many.
+    group_progress_edits_per_minute: int = Field(default=4, ge=0, le=20)
     task_deadline_seconds: float = Field(default=2 * 3600, gt=0)
     http_timeout_seconds: float = Field(default=60.0, gt=0)
     album_quiet_seconds: float = Field(default=1.5, ge=0)
@@ -176,7 +188,7 @@ class Settings(BaseSettings):
             raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ -")
         return SecretStr(secret)
 
-    @field_validator("s3_access_key_id", "s3_secret_access_key")
+    @field_validator("s3_access_key_id", "s3_secret_access_key", "metrics_token")
     @classmethod
     def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
@@ -201,6 +213,13 @@ class Settings(BaseSettings):
         if not parts.hostname and "host=" not in parts.query:
             raise ValueError(f"must name the server, as in {example}")
         return SecretStr(url)
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _token_is_header_safe(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _HEADER_TOKEN_RE.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 16-256 visible ASCII characters (it goes in an HTTP header)")
+        return value
 
     @field_validator("s3_endpoint_url")
     @classmethod
@@ -254,12 +273,30 @@ class Settings(BaseSettings):
 
     @property
     def callbacks_enabled(self) -> bool:
-        """Whether submits ask Evolink to call back (auto: only when the public URL is HTTPS)."""
+        """Whether submits ask Evolink to call back (auto: when Evolink would take the URL)."""
         if self.evolink_callbacks is CallbackMode.OFF or self.public_base_url is None:
             return False
-        if self.evolink_callbacks is CallbackMode.ON:
-            return True
-        return self.public_base_url.scheme == "https"
+        # "on" with an unfit URL does not start, unless EVOLINK_CALLBACKS_INSECURE says so.
+        return self.evolink_callbacks is CallbackMode.ON or self.callback_url_problem is None
+
+    @property
+    def callback_url_problem(self) -> str | None:
+        """Why Evolink would refuse callback URLs under PUBLIC_BASE_URL (None: it would not)."""
+        if self.public_base_url is None:
+            return "PUBLIC_BASE_URL is not set"
+        return callback_url.problem(str(self.public_base_url))
+
+    @property
+    def callbacks_note(self) -> str | None:
+        """A start-up line when EVOLINK_CALLBACKS=auto found PUBLIC_BASE_URL unfit for callbacks."""
+        if self.evolink_callbacks is not CallbackMode.AUTO or self.public_base_url is None:
+            return None
+        if self.callback_url_problem is None:
+            return None
+        return (
+            f"EVOLINK_CALLBACKS=auto: no callbacks, tasks are polled, since "
+            f"PUBLIC_BASE_URL={self.public_base_url} will not do: {self.callback_url_problem}"
+        )
 
     def public_url(self, path: str) -> str:
         """An absolute URL on the bot's own web server."""
@@ -316,6 +353,16 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError("PUBLIC_BASE_URL is required when MEDIA_HOSTING=local")
     if settings.evolink_callbacks is CallbackMode.ON and settings.public_base_url is None:
         raise SettingsError("PUBLIC_BASE_URL is required when EVOLINK_CALLBACKS=on")
+    if (
+        settings.evolink_callbacks is CallbackMode.ON
+        and settings.callback_url_problem
+        and not settings.evolink_callbacks_insecure
+    ):
+        # Asked for outright, callbacks that Evolink refuses would make every submit fail.
+        raise SettingsError(
+            f"EVOLINK_CALLBACKS=on cannot work with PUBLIC_BASE_URL={settings.public_base_url}: "
+            f"{settings.callback_url_problem} (use EVOLINK_CALLBACKS=auto or off to poll instead)"
+        )
     if settings.media_hosting is MediaHosting.S3:
         _check_s3(settings)
     return settings

@@ -19,13 +19,18 @@ class UrlSigner:
 
     def sign(self, relative_path: str, expires_at: int) -> str:
         """The signature for a path valid until `expires_at` (unix seconds)."""
-        mac = hmac.new(self._key, f"{expires_at}\n{relative_path}".encode(), hashlib.sha256)
+        # surrogatepass: a path taken from a URL may hold anything; it must not raise here.
+        message = f"{expires_at}\n{relative_path}".encode("utf-8", "surrogatepass")
+        mac = hmac.new(self._key, message, hashlib.sha256)
         return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
     def verify(self, relative_path: str, expires_at: int, signature: str, *, now: float) -> bool:
         """Whether the signature matches and has not expired (constant-time compare)."""
-        expected = self.sign(relative_path, expires_at)
-        return hmac.compare_digest(expected, signature) and now < expires_at
+        expected = self.sign(relative_path, expires_at).encode()
+        # Compared as bytes: compare_digest refuses str with non-ASCII characters, and the
+        # signature comes from the URL, that is from anyone.
+        given = signature.encode("utf-8", "surrogatepass")
+        return hmac.compare_digest(expected, given) and now < expires_at
 
 
 def load_or_create_key(path: Path, configured: str | None) -> bytes:

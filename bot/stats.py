@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.telegram_text import fit_text
 from storage import Store
 
 DAY = 24 * 3600
@@ -19,4 +20,4 @@ async def stats_text(store: Store, *, now: float) -> str:
     if stats.failures:
         lines.append("Failures by reason:")
         lines += [f"  {reason}: {count}" for reason, count in stats.failures]
-    return "\n".join(lines)
+    return fit_text("\n".join(lines))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.telegram_text import TEXT_MAX, fit_lines
 from bot.texts import t
 from storage.models import Task
 
@@ -10,7 +11,7 @@ def status_text(lang: str, tasks: list[Task], *, now: float) -> str:
     """A line per task in progress, or a short 'nothing running'."""
     if not tasks:
         return t(lang, "status_none")
-    lines = [t(lang, "status_title")]
+    lines: list[str] = []
     for task in tasks:
         progress = f" {task.progress}%" if task.status.running and task.progress else ""
         lines.append(
@@ -23,4 +24,4 @@ def status_text(lang: str, tasks: list[Task], *, now: float) -> str:
                 minutes=max(0, round((now - task.created_at) / 60)),
             )
         )
-    return "\n".join(lines)
+    return fit_lines([t(lang, "status_title")], lines, [], TEXT_MAX, lang, more_key="more_videos")

@@ -8,7 +8,6 @@ at once, and python-telegram-bot's Application handles the update as it would a 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,6 +18,8 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
 
+from bot.http_limits import TooLarge, read_limited
+from bot.untrusted_json import parse_object
 from bot.update_inbox import DurableUpdateQueue
 
 log = logging.getLogger(__name__)
@@ -28,23 +29,6 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 MAX_UPDATE_BYTES = 1024 * 1024
 
 OnUpdate = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-class BodyTooLarge(Exception):
-    """A request body over the route's limit."""
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The body, or BodyTooLarge as soon as it passes `limit` (a lying Content-Length too)."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise BodyTooLarge
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise BodyTooLarge
-    return bytes(body)
 
 
 def webhook_route(
@@ -65,20 +49,24 @@ def webhook_route(
             return PlainTextResponse("Forbidden", status_code=403)
         try:
             body = await read_limited(request, max_bytes)
-        except BodyTooLarge:
+        except TooLarge:
             return PlainTextResponse("Payload Too Large", status_code=413)
         except ClientDisconnect:
             return PlainTextResponse("Bad Request", status_code=400)
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        data = parse_object(body)
+        if data is None:
             return PlainTextResponse("Bad Request: malformed JSON", status_code=400)
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        if not _is_update_id(data.get("update_id")):
             return PlainTextResponse("Bad Request: not an Update", status_code=400)
         await on_update(data)
         return Response(status_code=200)
 
     return Route(path, receive, methods=["POST"], name="telegram_webhook")
+
+
+def _is_update_id(value: object) -> bool:
+    # A positive integer the database can store (bool is an int to Python, not to Telegram).
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
 def enqueue_into(application: Application[Any, Any, Any, Any, Any, Any]) -> OnUpdate:
@@ -94,8 +82,13 @@ def enqueue_into(application: Application[Any, Any, Any, Any, Any, Any]) -> OnUp
     async def on_update(data: dict[str, Any]) -> None:
         try:
             update = Update.de_json(data, application.bot)
-        except Exception:
-            log.exception("webhook: update %s could not be parsed; dropped", data.get("update_id"))
+        except Exception as exc:
+            # A warning, not a traceback: the sender, not the bot, is at fault.
+            log.warning(
+                "webhook: update %s could not be parsed (%s); dropped",
+                data.get("update_id"),
+                f"{type(exc).__name__}: {exc}"[:200],
+            )
             return
         queue = application.update_queue
         if isinstance(queue, DurableUpdateQueue):

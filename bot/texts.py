@@ -186,8 +186,9 @@ EN: Final[dict[str, str]] = {
     "ordinal": "{n}",
     "prompt_saved": "Prompt saved. Send /generate when you are ready.",
     "prompt_too_long": (
-        "That prompt is {length} characters long; the service accepts at most {limit}. "
-        "Please shorten it and send it again."
+        "That prompt is too long for the service: it takes about 10,000 letters of English, or "
+        "about 3,300 Chinese characters (an emoji counts as 4 letters). Yours is about "
+        "{percent}% over – please shorten it and send it again."
     ),
     "nothing_to_generate": (
         "There is nothing to generate yet: send a photo with a caption that describes the video."
@@ -255,6 +256,7 @@ EN: Final[dict[str, str]] = {
         "it is {size_mb} MB, and Telegram lets bots download at most 20 MB. "
         "Send a shorter or compressed version."
     ),
+    "reason_too_big_to_download": "it is larger than {limit_mb} MB, the most this bot takes. Send a shorter or compressed version.",
     "reason_too_short": (
         "it is {seconds} s long; the service needs at least {min} s. Send a longer clip."
     ),
@@ -387,6 +389,10 @@ EN: Final[dict[str, str]] = {
         "bot's owner can switch MEDIA_HOSTING to local or s3."
     ),
     "internal_error": "Sorry, something went wrong on my side. Your draft is kept – please try again.",
+    "more_lines": "…and {count} more line(s)",
+    "more_chars": "… ({count} more characters)",
+    "more_changes": "…and changes to {count} more file(s)",
+    "more_videos": "…and {count} more video(s)",
 }
 
 LANGUAGES: Final[dict[str, dict[str, str]]] = {"en": EN, "zh": ZH}

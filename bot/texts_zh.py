@@ -151,7 +151,8 @@ ZH: Final[dict[str, str]] = {
     "ordinal": "第{n}个",
     "prompt_saved": "提示词已保存。准备好后发送 /generate。",
     "prompt_too_long": (
-        "这条提示词有 {length} 个字符，服务最多接受 {limit} 个。请缩短后重新发送。"
+        "提示词太长了：服务最多接受约 3,300 个汉字，或约 10,000 个英文字母（一个表情符号算 4 个字母）。"
+        "你的提示词超出约 {percent}%，请缩短后重新发送。"
     ),
     "nothing_to_generate": "还没有可生成的内容：请发一张照片，并附上描述视频的文字。",
     "need_visual": "请先添加一张照片或一段视频：服务需要画面作为基础。",
@@ -202,6 +203,7 @@ ZH: Final[dict[str, str]] = {
     "reason_too_big_for_telegram": (
         "大小为 {size_mb} MB，而 Telegram 只允许机器人下载最多 20 MB。请发送更短或压缩过的版本。"
     ),
+    "reason_too_big_to_download": "它超过了 {limit_mb} MB，这是本机器人接受的上限。请发送更短或压缩过的版本。",
     "reason_too_short": "时长 {seconds} 秒，服务要求至少 {min} 秒。请发送更长的片段。",
     "reason_too_long": "时长 {seconds} 秒，最多只能使用 {max} 秒。请先剪短。",
     "reason_too_many": (
@@ -307,4 +309,8 @@ ZH: Final[dict[str, str]] = {
     "status_confirmed": "🎬 正在生成视频…",
     "hosting_failed": "❌ 无法为服务上传你的文件（{message}），因此没有提交。草稿已退回——请几分钟后再发送 /generate。如果一直如此，机器人的管理员可以把 MEDIA_HOSTING 改为 local 或 s3。",
     "internal_error": "抱歉，我这边出了点问题。草稿已保留，请再试一次。",
+    "more_lines": "……还有 {count} 行",
+    "more_chars": "……（还有 {count} 个字符）",
+    "more_changes": "……还有 {count} 个文件的修改说明",
+    "more_videos": "……还有 {count} 个视频",
 }

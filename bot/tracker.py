@@ -282,6 +282,8 @@ class TaskTracker:
         every = self._edit_every if task.key.private else max(self._edit_every, GROUP_EDIT_SECONDS)
         if task.progress_edited_at is not None and now - task.progress_edited_at < every:
             return
+        if not self._notices.may_show_progress(task):
+            return  # the group's budget is spent: replies and deliveries first; next poll again
         if not await self._notices.status(task, progress_text(task, progress, now=now)):
             # Not tried again for the same figure: a chat that refuses edits (the bot blocked,
             # the message deleted) would otherwise get one on every poll until the task ends.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import hmac
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -14,9 +14,10 @@ from starlette.routing import Route
 
 from bot.health import Health
 from bot.hosting import LocalHost
+from bot.http_limits import TooLarge, read_limited
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import Metrics
-from bot.telegram_webhook import BodyTooLarge, read_limited
+from bot.untrusted_json import parse_object
 from storage import Store
 from storage.models import Task
 
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 256 * 1024
 # What an upstream task id may look like (task-unified-<seconds>-<8 characters> today).
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+# Expiry times are unix seconds: 12 digits last until the year 33658.
+_MAX_EXPIRY_DIGITS = 12
 
 NOT_FOUND = PlainTextResponse("Not Found", status_code=404)
 
@@ -36,12 +39,15 @@ def create_web_app(
     on_callback: Callable[[Task, str | None], Awaitable[None]],
     health: Health | None = None,
     metrics: Metrics | None = None,
+    metrics_token: str | None = None,
     telegram_webhook: Route | None = None,
 ) -> Starlette:
     """The starlette app; `local_host` is None unless media are served from here.
 
+    `/metrics` answers only requests bearing `metrics_token` (without one it does not exist).
     `telegram_webhook` is the route Telegram POSTs updates to, in webhook mode.
     """
+    expected_authorization = f"Bearer {metrics_token}".encode() if metrics_token else None
 
     async def healthz(request: Request) -> Response:
         """Liveness: the loop turns and the database can be read; Evolink's state is reported."""
@@ -56,19 +62,29 @@ def create_web_app(
         return JSONResponse(details, status_code=200 if alive else 503)
 
     async def metrics_route(request: Request) -> Response:
-        """Prometheus exposition."""
-        if metrics is None:
+        """Prometheus exposition, for the holder of METRICS_TOKEN only."""
+        if metrics is None or expected_authorization is None:
             return NOT_FOUND
+        given = request.headers.get("authorization", "").encode("latin-1")
+        if not hmac.compare_digest(given, expected_authorization):
+            return PlainTextResponse(
+                "Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
         return Response(await metrics.render(store), media_type=METRICS_CONTENT_TYPE)
 
     async def media(request: Request) -> Response:
         """A reference file, for whoever holds a valid signed URL."""
         if local_host is None:
             return NOT_FOUND
-        try:
-            expires = int(request.path_params["expires"])
-        except ValueError:
+        expires_text: str = request.path_params["expires"]
+        # int() would also take "+1", " 1", "1_0" or "١": only plain ASCII digits are an expiry.
+        if not (
+            expires_text.isascii()
+            and expires_text.isdigit()
+            and len(expires_text) <= _MAX_EXPIRY_DIGITS
+        ):
             return NOT_FOUND
+        expires = int(expires_text)
         path = local_host.resolve(
             expires, request.path_params["signature"], request.path_params["path"]
         )
@@ -85,7 +101,7 @@ def create_web_app(
             return NOT_FOUND
         try:
             body = await read_limited(request, MAX_CALLBACK_BYTES)
-        except BodyTooLarge:
+        except TooLarge:
             return PlainTextResponse("Payload Too Large", status_code=413)
         except ClientDisconnect:
             return PlainTextResponse("Bad Request", status_code=400)
@@ -93,7 +109,7 @@ def create_web_app(
         await on_callback(task, claim)
         return JSONResponse({"ok": True})
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_route, methods=["GET"]),
@@ -102,13 +118,14 @@ def create_web_app(
             *([telegram_webhook] if telegram_webhook is not None else []),
         ]
     )
+    # Every URL is used exactly as the bot hands it out. Starlette's "/x/" → "/x" redirect would
+    # only build a Location from whatever Host header a stranger sends.
+    app.router.redirect_slashes = False
+    return app
 
 
 def _task_id(body: bytes) -> str | None:
     """The task id a callback body names, if it names one plausibly."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    found = data.get("id") if isinstance(data, dict) else None
+    data = parse_object(body)
+    found = data.get("id") if data is not None else None
     return found if isinstance(found, str) and _TASK_ID.fullmatch(found) else None

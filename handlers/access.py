@@ -7,7 +7,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.app import BotContext
 from bot.texts import t
-from handlers.common import language
+from handlers.common import language, reply
 
 
 async def gate(update: Update, context: BotContext) -> None:
@@ -24,9 +24,7 @@ async def gate(update: Update, context: BotContext) -> None:
     elif _addressed_to_bot(update) and await services.store.preferences.first_notice(
         chat.id, user.id, "not_allowed"
     ):
-        message = update.effective_message
-        if message is not None:
-            await message.reply_text(text)
+        await reply(update, text)  # _addressed_to_bot: there is a message
     raise ApplicationHandlerStop
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import CallbackQuery, Update
 
 from bot.app import BotContext
+from bot.telegram_text import fit_text
 from bot.texts import t
 from handlers.common import chat_key, is_group_admin, language
 from storage.models import DraftState
@@ -76,7 +77,8 @@ async def settings_button(update: Update, context: BotContext) -> None:
     opts = await menu.apply(scope, target, action, by=user_id) or await menu.current(scope, target)
     submenu = action.removeprefix("menu=") if action.startswith("menu=") else None
     await query.edit_message_text(
-        menu.text(lang, scope, opts), reply_markup=menu.keyboard(lang, scope, target, opts, submenu)
+        fit_text(menu.text(lang, scope, opts), lang),
+        reply_markup=menu.keyboard(lang, scope, target, opts, submenu),
     )
     await query.answer()
 

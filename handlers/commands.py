@@ -8,7 +8,7 @@ from bot.app import BotContext
 from bot.stats import stats_text
 from bot.status import status_text
 from bot.texts import t
-from handlers.common import chat_key, is_group_admin, is_private, language, message_of
+from handlers.common import chat_key, is_group_admin, is_private, language, message_of, reply
 from handlers.media import describe
 
 
@@ -17,7 +17,7 @@ async def start(update: Update, context: BotContext) -> None:
     if not is_private(update):
         await help_(update, context)
         return
-    await message_of(update).reply_text(t(language(update), "start"))
+    await reply(update, t(language(update), "start"))
 
 
 async def help_(update: Update, context: BotContext) -> None:
@@ -29,7 +29,7 @@ async def help_(update: Update, context: BotContext) -> None:
         text = t(lang, "help_group")
         if not context.bot.can_read_all_group_messages:
             text += t(lang, "help_group_privacy")
-    await message_of(update).reply_text(text)
+    await reply(update, text)
 
 
 async def generate(update: Update, context: BotContext) -> None:
@@ -50,7 +50,7 @@ async def generate(update: Update, context: BotContext) -> None:
         )
         return
     if not is_private(update) and await services.store.drafts.open_draft(key) is None:
-        await message.reply_text(t(lang, "reply_without_media"))
+        await reply(update, t(lang, "reply_without_media"))
         return
     await services.generator.generate(
         key, lang, request_message_id=message.message_id, prompt=prompt
@@ -69,7 +69,7 @@ async def status(update: Update, context: BotContext) -> None:
     services = context.bot_data.services
     tasks = await services.store.tasks.running_for(chat_key(update))
     text = status_text(language(update), tasks, now=services.store.db.clock())
-    await message_of(update).reply_text(text)
+    await reply(update, text)
 
 
 async def history(update: Update, context: BotContext) -> None:
@@ -77,7 +77,7 @@ async def history(update: Update, context: BotContext) -> None:
     text, markup = await context.bot_data.services.history.render(
         chat_key(update), language(update)
     )
-    await message_of(update).reply_text(text, reply_markup=markup)
+    await reply(update, text, markup=markup)
 
 
 async def settings(update: Update, context: BotContext) -> None:
@@ -91,12 +91,12 @@ async def settings(update: Update, context: BotContext) -> None:
     ):
         scope, target = "g", key.chat_id
     else:
-        await message_of(update).reply_text(t(lang, "settings_admins_only"))
+        await reply(update, t(lang, "settings_admins_only"))
         return
     menu = services.settings_menu
     opts = await menu.current(scope, target)
-    await message_of(update).reply_text(
-        menu.text(lang, scope, opts), reply_markup=menu.keyboard(lang, scope, target, opts)
+    await reply(
+        update, menu.text(lang, scope, opts), markup=menu.keyboard(lang, scope, target, opts)
     )
 
 
@@ -108,7 +108,7 @@ async def stats(update: Update, context: BotContext) -> None:
         await help_(update, context)
         return
     text = await stats_text(services.store, now=services.store.db.clock())
-    await message_of(update).reply_text(text)
+    await reply(update, text)
 
 
 async def balance(update: Update, context: BotContext) -> None:
@@ -116,4 +116,4 @@ async def balance(update: Update, context: BotContext) -> None:
     text = await context.bot_data.services.balance.text(
         language(update), chat_key(update).user_id, private=is_private(update)
     )
-    await message_of(update).reply_text(text)
+    await reply(update, text)

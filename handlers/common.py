@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, Message, Update
+from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
+from bot.telegram_text import fit_text
 from bot.texts import language_for
 from storage.models import ChatKey
 
@@ -51,3 +52,8 @@ async def is_group_admin(bot: Bot, chat_id: int, user_id: int) -> bool:
         log.info("chat %s: could not check admin rights: %s", chat_id, exc)
         return False
     return member.status in {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
+
+
+async def reply(update: Update, text: str, *, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Answer the update's message (cut to Telegram's limit, saying so, if it must be)."""
+    await message_of(update).reply_text(fit_text(text, language(update)), reply_markup=markup)

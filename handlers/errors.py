@@ -8,7 +8,7 @@ from telegram import Update
 
 from bot.app import BotContext
 from bot.texts import t
-from handlers.common import language
+from handlers.common import language, reply
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,6 @@ async def on_error(update: object, context: BotContext) -> None:
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
         try:
-            await update.effective_message.reply_text(t(language(update), "internal_error"))
+            await reply(update, t(language(update), "internal_error"))
         except Exception:  # the chat may be gone; the error is logged above
             log.debug("could not tell the user about the error", exc_info=True)

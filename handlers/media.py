@@ -7,7 +7,7 @@ from telegram import Message, Update
 from bot.app import BotContext
 from bot.drafts import IncomingMedia
 from bot.texts import t
-from handlers.common import chat_key, is_private, language, message_of
+from handlers.common import chat_key, is_private, language, message_of, reply
 
 COMMAND = "/generate"
 
@@ -22,7 +22,7 @@ async def media(update: Update, context: BotContext) -> None:
         if is_private(update):
             lang = language(update)
             what = t(lang, "what_stickers" if message.sticker else "what_other")
-            await message.reply_text(t(lang, "unsupported_kind", what=what))
+            await reply(update, t(lang, "unsupported_kind", what=what))
         return
     if not is_private(update):
         # In groups media is remembered, not drafted: a /generate reply or caption picks it up.

@@ -9,6 +9,33 @@ from typing import Any
 from storage.db import Database, IntegrityError, Row
 from storage.models import ChatKey, Draft, DraftState, Options, Reference, RefStatus
 
+# A draft no task can still need files of: closed, and every task of it over and delivered
+# (a submit we could not confirm keeps them while it is recent: the upstream may be fetching).
+_NO_TASK_NEEDS_IT = (
+    "d.state IN ('submitted', 'cancelled')"
+    " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.draft_id = d.id AND ("
+    "   t.status IN ('preparing', 'submitting', 'pending', 'processing')"
+    "   OR (t.status = 'unknown' AND t.updated_at > ?)"
+    "   OR (t.status IN ('completed', 'failed', 'cancelled')"
+    "       AND t.delivery IN ('none', 'sending'))))"
+)
+# ... and open drafts left alone: their files can be hosted again when they are submitted.
+_NO_HOSTED_COPY_NEEDED = f"(({_NO_TASK_NEEDS_IT}) OR (d.state = 'open' AND d.updated_at < ?))"
+# The queries, from the fixed fragments above (no input is ever formatted into them).
+_FINISHED_WITH_FILES = (
+    "SELECT DISTINCT d.id FROM drafts d JOIN refs r ON r.draft_id = d.id"
+    f" WHERE r.local_path IS NOT NULL AND {_NO_TASK_NEEDS_IT}"
+)
+_UNNEEDED_HOSTED = (
+    "SELECT r.id, r.hosted_id FROM refs r JOIN drafts d ON d.id = r.draft_id"
+    f" WHERE r.hosted_id IS NOT NULL AND {_NO_HOSTED_COPY_NEEDED} ORDER BY r.id LIMIT ?"
+)
+_FORGET_HOSTED = (
+    "UPDATE refs SET hosted_id = NULL, hosted_url = NULL, hosted_expires_at = NULL"
+    " WHERE id = ? AND hosted_id = ? AND EXISTS"
+    f" (SELECT 1 FROM drafts d WHERE d.id = refs.draft_id AND {_NO_HOSTED_COPY_NEEDED})"
+)
+
 
 class DraftStore:
     """Reads and writes drafts; one open draft per (chat, topic, user)."""
@@ -242,17 +269,26 @@ class DraftStore:
         A submit we could not confirm (status unknown) keeps its files while it is younger than
         `unconfirmed_since`: the upstream may still be fetching them.
         """
-        rows = await self.db.fetchall(
-            "SELECT DISTINCT d.id FROM drafts d JOIN refs r ON r.draft_id = d.id"
-            " WHERE r.local_path IS NOT NULL AND d.state IN ('submitted', 'cancelled')"
-            " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.draft_id = d.id AND ("
-            "   t.status IN ('preparing', 'submitting', 'pending', 'processing')"
-            "   OR (t.status = 'unknown' AND t.updated_at > ?)"
-            "   OR (t.status IN ('completed', 'failed', 'cancelled')"
-            "       AND t.delivery IN ('none', 'sending'))))",
-            (unconfirmed_since,),
-        )
+        rows = await self.db.fetchall(_FINISHED_WITH_FILES, (unconfirmed_since,))
         return [int(row[0]) for row in rows]
+
+    async def unneeded_hosted(
+        self, *, unconfirmed_since: float, idle_before: float, limit: int
+    ) -> list[tuple[int, str]]:
+        """(reference id, hosted file id) of uploads no task can need: drafts finished as in
+        `finished_with_files`, and open drafts untouched since `idle_before`."""
+        rows = await self.db.fetchall(_UNNEEDED_HOSTED, (unconfirmed_since, idle_before, limit))
+        return [(int(row[0]), str(row[1])) for row in rows]
+
+    async def forget_hosted(
+        self, ref_id: int, hosted_id: str, *, unconfirmed_since: float, idle_before: float
+    ) -> bool:
+        """Forget an upload about to be deleted, if its draft still does not need it: a submit
+        starting now then finds no URL and uploads afresh rather than hand over a deleted one."""
+        changed = await self.db.write(
+            _FORGET_HOSTED, (ref_id, hosted_id, unconfirmed_since, idle_before)
+        )
+        return changed > 0
 
     async def forget_files(self, draft_id: int) -> None:
         """The draft's files were removed from disk."""

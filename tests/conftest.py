@@ -9,10 +9,13 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from bot import runner
+from bot.app import BotApplication
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.s3 import FakeS3
 from tests.fakes.telegram import FakeTelegram
@@ -117,3 +120,18 @@ async def make_bot(
     yield factory
     for bot in bots:
         await bot.stop()
+
+
+@pytest.fixture
+def applications(monkeypatch: pytest.MonkeyPatch) -> list[BotApplication]:
+    """The Application of each bot `make_bot` starts, to look at (or drive) its services."""
+    built: list[BotApplication] = []
+    original = runner.build_application
+
+    def recording(settings: Any, **kwargs: Any) -> BotApplication:
+        application = original(settings, **kwargs)
+        built.append(application)
+        return application
+
+    monkeypatch.setattr(runner, "build_application", recording)
+    return built

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bot.runner import serve
 from bot.settings import Settings, load_settings
 from storage import Store, database_at
@@ -26,6 +28,10 @@ def _listening_socket(port: int = 0) -> socket.socket:
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+# What the tests' scraper presents to /metrics (the route does not exist without a token).
+METRICS_TOKEN = "metrics-token-for-the-tests"
 
 
 class BotUnderTest:
@@ -67,10 +73,14 @@ class BotUnderTest:
                 "http_host": "127.0.0.1",
                 "http_port": self.port,
                 "evolink_callbacks": "off",
+                # The bot is on http://127.0.0.1 and the fake Evolink allows that (the real one
+                # does not): tests may set evolink_callbacks="on".
+                "evolink_callbacks_insecure": True,
                 "poll_interval_seconds": 0.2,
                 "progress_edit_seconds": 0,
                 "album_quiet_seconds": 0.3,
                 "data_dir": self.data_dir,
+                "metrics_token": METRICS_TOKEN,
                 **overrides,
             }
         )
@@ -104,6 +114,15 @@ class BotUnderTest:
         await self.start()
 
     # -- conveniences for tests ---------------------------------------------------------------
+
+    async def metrics(self) -> str:
+        """GET /metrics, as the operator's scraper does (with the metrics token)."""
+        token = self.settings.metrics_token if self.settings is not None else None
+        headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
+        async with httpx.AsyncClient() as http:
+            answer = await http.get(f"http://127.0.0.1:{self.port}/metrics", headers=headers)
+        answer.raise_for_status()
+        return answer.text
 
     def store(self) -> Store:
         """A Store on the bot's database (to be opened and closed by the caller)."""
@@ -178,6 +197,7 @@ class BotProcess:
             "ALBUM_QUIET_SECONDS": "0.3",
             "DATA_DIR": str(data_dir),
             "LOG_LEVEL": "INFO",
+            "EVOLINK_CALLBACKS_INSECURE": "true",  # as in BotUnderTest
             **env,
         }
         self.log_path = data_dir.parent / "bot-process.log"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bench import idle, latency, throughput
+from bench import files_api, idle, latency, soak, throughput
 from bench import media as media_bench
 from bench import storage as storage_bench
 from bench._common import Result
@@ -62,3 +62,16 @@ def test_media_bench_sides_run(tmp_path: Path) -> None:
 async def test_storage_bench_runs() -> None:
     # PostgreSQL too when the tests have a server (TEST_DATABASE_URL).
     _check(await storage_bench.run(storage_bench.Config.tiny()))
+
+
+async def test_soak_and_files_api_benches_run() -> None:
+    outcomes = await asyncio.gather(
+        soak.run(soak.Config.tiny()),
+        files_api.run(files_api.Config.tiny()),
+        return_exceptions=True,
+    )
+    failed = [o for o in outcomes if isinstance(o, BaseException)]
+    assert not failed, failed
+    for outcome in outcomes:
+        assert isinstance(outcome, Result)
+        _check(outcome)

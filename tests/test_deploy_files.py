@@ -114,6 +114,19 @@ def test_the_https_profile(compose: dict[str, Any]) -> None:
     assert "{$BOT_DOMAIN" in caddyfile
 
 
+def test_caddy_keeps_health_and_metrics_off_the_internet() -> None:
+    directives = [
+        line.split()
+        for line in CADDYFILE.read_text().splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    hidden = {words[1] for words in directives if words[0] == "respond" and words[-1] == "404"}
+    assert "/healthz" in hidden
+    assert hidden & {"/metrics", "/metrics*"}, "/metrics must not be passed to the bot"
+    # The bot's own guard, for anyone reaching port 8080 directly: a token, off by default.
+    assert re.search(r"^METRICS_TOKEN=$", ENV_EXAMPLE.read_text(), re.MULTILINE)
+
+
 def test_env_example_documents_every_setting_and_nothing_else() -> None:
     names = re.findall(r"^([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), re.MULTILINE)
     assert len(names) == len(set(names)), "a variable is listed twice"

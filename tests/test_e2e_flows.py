@@ -237,9 +237,13 @@ async def test_prompt_longer_than_the_api_allows_is_refused(
     make_bot: MakeBot, telegram: FakeTelegram
 ) -> None:
     bot = await make_bot()
-    telegram.send_text(ALICE, ALICE, "x" * 10_001)
-    message = await bot.reply_to(ALICE, text_contains="10000")
-    assert "10001" in message.text
+    # 3,400 Chinese characters fit one Telegram message but may be over 10,000 tokens.
+    telegram.send_text(ALICE, ALICE, "视" * 3_400)
+    message = await bot.reply_to(ALICE, text_contains="too long")
+    assert "3,300 Chinese characters" in message.text and "3% over" in message.text
+    # 2,000 emoji (8,000 bytes) are within the bound: taken as the prompt.
+    telegram.send_text(ALICE, ALICE, "🦊" * 2_000)
+    await bot.reply_to(ALICE, text_contains="Prompt: “🦊🦊🦊")
 
 
 @on_both_engines
@@ -365,7 +369,8 @@ async def test_a_slow_upstream_call_for_one_user_does_not_freeze_the_others(
 async def test_health_and_metrics(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:
-    bot = await make_bot()
+    token = "scraper-" + "x" * 24
+    bot = await make_bot(metrics_token=token)
     base = f"http://127.0.0.1:{bot.port}"
     async with httpx.AsyncClient() as http:
         first = (await http.get(f"{base}/healthz")).json()
@@ -382,7 +387,12 @@ async def test_health_and_metrics(
         await evolink.complete(submission.task_id)
         await bot.video_in(ALICE)
         await asyncio.sleep(0.3)
-        text = (await http.get(f"{base}/metrics")).text
+        assert (await http.get(f"{base}/metrics")).status_code == 401
+        wrong = {"Authorization": "Bearer " + "y" * 32}
+        assert (await http.get(f"{base}/metrics", headers=wrong)).status_code == 401
+        scrape = await http.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert scrape.status_code == 200
+        text = scrape.text
     assert 'seedance_tasks{delivery="delivered",status="completed"} 1.0' in text
     assert "seedance_submit_seconds_count 1.0" in text
     assert "seedance_time_to_delivery_seconds_count 1.0" in text

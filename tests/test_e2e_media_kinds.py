@@ -229,3 +229,17 @@ async def test_a_clip_refused_while_others_convert_does_not_cost_a_later_one_its
     assert "2nd video" in refused.text and "at least 2 s" in refused.text
     await bot.reply_to(ALICE, text_contains="video 1, video 2, video 3\n", timeout=60)
     assert not [c for c in telegram.sent("sendMessage", ALICE) if "at most 3" in c.text]
+
+
+async def test_a_local_bot_api_server_still_has_a_cap_and_the_refusal_names_it(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path
+) -> None:
+    telegram.local_mode = True
+    bot = await make_bot(telegram_local_mode=True, telegram_local_max_file_mb=1)
+    big = sound(tmp_path, "concert.wav", seconds=15, codec="pcm_s16le")  # about 1.3 MB
+    assert len(big) > 2**20
+    telegram.send_photo(ALICE, ALICE, image_bytes(900, 900), caption="a concert")
+    telegram.send_document(ALICE, ALICE, big, file_name="concert.wav")
+    refusal = await bot.reply_to(ALICE, text_contains="concert.wav", timeout=30)
+    assert "larger than 1 MB" in refusal.text
+    assert "image 1" in (await bot.reply_to(ALICE, text_contains="image 1")).text

@@ -9,7 +9,6 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from storage.models import RefStatus
@@ -146,7 +145,6 @@ async def test_a_file_past_its_deadline_is_refused_as_unprocessable(
     # The pool is whole again: the next file is processed.
     telegram.send_photo(CHAT, CHAT, image_bytes(900, 700))
     await bot.reply_to(CHAT, text_contains="References: image 1", timeout=30)
-    async with httpx.AsyncClient() as http:
-        metrics = (await http.get(f"http://127.0.0.1:{bot.port}/metrics")).text
+    metrics = await bot.metrics()
     assert 'seedance_media_unprocessable_total{reason="timeout"} 1.0' in metrics
     assert "seedance_media_files_waiting 0.0" in metrics

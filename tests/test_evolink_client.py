@@ -319,6 +319,24 @@ async def test_upload_streams_multipart_and_returns_the_file_url(tmp_path: Path)
     assert seen[0].headers["content-type"].startswith("multipart/form-data")
 
 
+async def test_delete_file_asks_the_files_api_and_tells_gone_from_deleted() -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.raw_path.decode()))
+        if request.url.path.endswith("/file_1"):
+            return httpx.Response(200, json={"success": True, "code": 200, "data": {}})
+        return httpx.Response(404, json={"success": False, "code": 404, "msg": "not found"})
+
+    client = _client(handler)
+    assert await client.delete_file("file_1") is True
+    assert await client.delete_file("file/../2") is False  # gone (and the id stays one segment)
+    assert seen == [
+        ("DELETE", "/api/v1/files/file_1"),
+        ("DELETE", "/api/v1/files/file%2F..%2F2"),
+    ]
+
+
 @pytest.mark.parametrize(
     "changes",
     [

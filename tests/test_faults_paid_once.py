@@ -67,8 +67,7 @@ async def test_with_callbacks_the_lost_task_is_adopted_and_delivered_once(
     assert tasks[0].upstream_id == task_id and tasks[0].status is TaskStatus.COMPLETED
     assert tasks[0].delivery is Delivery.DELIVERED
     assert drafts[0].state is DraftState.SUBMITTED
-    async with httpx.AsyncClient() as http:
-        exposed = (await http.get(f"http://127.0.0.1:{bot.port}/metrics")).text
+    exposed = await bot.metrics()
     assert "seedance_requests_total 1.0" in exposed
     assert 'seedance_upstream_tasks_total{how="adopted"} 1.0' in exposed
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -110,15 +111,82 @@ def test_local_hosting_needs_a_public_url(monkeypatch: pytest.MonkeyPatch) -> No
     [
         ("auto", "https://bot.example.com", True),
         ("auto", "http://bot.example.com", False),
-        ("on", "http://127.0.0.1:8080", True),
+        ("auto", "https://10.0.0.5", False),
+        ("auto", "https://bot.example.com/" + "p" * 2000, False),
+        ("on", "https://bot.example.com", True),
+        ("on", "https://203.0.113.9:8443/bot", False),  # documentation range: not global
         ("off", "https://bot.example.com", False),
     ],
 )
-def test_callbacks_follow_the_mode_and_scheme(mode: str, url: str, enabled: bool) -> None:
+def test_callbacks_follow_the_mode_and_the_apis_rules(mode: str, url: str, enabled: bool) -> None:
+    settings = None
+    with contextlib.suppress(SettingsError):
+        settings = load_settings(
+            telegram_bot_token=TOKEN,
+            evolink_api_key="k",
+            evolink_callbacks=mode,
+            public_base_url=url,
+        )
+    assert (settings is not None and settings.callbacks_enabled) is enabled
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://bot.example.com", "HTTPS only"),
+        ("https://127.0.0.1:8443", "127.0.0.1 is not a public address"),
+        ("https://192.168.1.20", "192.168.1.20 is not a public address"),
+        ("https://[fe80::1]", "fe80::1 is not a public address"),
+        ("https://bot:8443", "bot is not a public address"),
+        ("https://bot.example.com/" + "p" * 2000, "over Evolink's 2048"),
+    ],
+)
+def test_callbacks_on_with_a_url_evolink_refuses_stops_start_up(url: str, why: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            telegram_bot_token=TOKEN,
+            evolink_api_key="k",
+            evolink_callbacks="on",
+            public_base_url=url,
+        )
+    line = str(caught.value)
+    assert "\n" not in line
+    assert line.startswith("EVOLINK_CALLBACKS=on cannot work with PUBLIC_BASE_URL=")
+    assert why in line
+
+
+def test_auto_says_at_start_up_why_it_polls() -> None:
     settings = load_settings(
-        telegram_bot_token=TOKEN, evolink_api_key="k", evolink_callbacks=mode, public_base_url=url
+        telegram_bot_token=TOKEN, evolink_api_key="k", public_base_url="http://bot.example.com"
     )
-    assert settings.callbacks_enabled is enabled
+    assert settings.callbacks_enabled is False
+    note = settings.callbacks_note
+    assert note is not None and "\n" not in note
+    assert note.startswith("EVOLINK_CALLBACKS=auto: no callbacks")
+    assert "PUBLIC_BASE_URL=http://bot.example.com" in note and "HTTPS only" in note
+    public = load_settings(
+        telegram_bot_token=TOKEN, evolink_api_key="k", public_base_url="https://bot.example.com"
+    )
+    assert public.callbacks_note is None
+
+
+def test_insecure_callbacks_are_an_explicit_choice_for_a_local_fake() -> None:
+    settings = load_settings(
+        telegram_bot_token=TOKEN,
+        evolink_api_key="k",
+        evolink_callbacks="on",
+        evolink_callbacks_insecure="true",
+        public_base_url="http://127.0.0.1:8080",
+    )
+    assert settings.callbacks_enabled is True
+    # "auto" still keeps to Evolink's rules.
+    auto = load_settings(
+        telegram_bot_token=TOKEN,
+        evolink_api_key="k",
+        evolink_callbacks_insecure="true",
+        public_base_url="http://127.0.0.1:8080",
+    )
+    assert auto.callbacks_enabled is False
 
 
 def test_env_file_in_the_working_directory_is_read(tmp_path: Path) -> None:
@@ -127,12 +195,12 @@ def test_env_file_in_the_working_directory_is_read(tmp_path: Path) -> None:
     assert settings.evolink_api_key.get_secret_value() == "sk-from-file"
 
 
-def test_start_up_without_configuration_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+def _start_up_error(tmp_path: Path, **env: str) -> str:
+    """`python -m bot` with only `env`: it must stop with exit code 2 and one line, no traceback."""
     result = subprocess.run(
         [sys.executable, "-m", "bot"],
         cwd=tmp_path,
-        env=env,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -142,7 +210,22 @@ def test_start_up_without_configuration_prints_one_line_and_no_traceback(tmp_pat
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert "TELEGRAM_BOT_TOKEN is required" in lines[0]
+    return lines[0]
+
+
+def test_start_up_without_configuration_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
+    assert "TELEGRAM_BOT_TOKEN is required" in _start_up_error(tmp_path)
+
+
+def test_start_up_with_callbacks_evolink_would_refuse_is_one_line(tmp_path: Path) -> None:
+    line = _start_up_error(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        EVOLINK_API_KEY="sk-abc",
+        EVOLINK_CALLBACKS="on",
+        PUBLIC_BASE_URL="http://203.0.113.9:8080",
+    )
+    assert "EVOLINK_CALLBACKS=on" in line and "PUBLIC_BASE_URL=http://203.0.113.9" in line
 
 
 def test_the_media_workers_get_none_of_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ import random
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from bot.evolink.errors import (
     EvolinkError,
     MalformedResponse,
+    NotFound,
     PayloadTooLarge,
     RateLimited,
     Unreachable,
@@ -138,6 +140,22 @@ class EvolinkClient:
         if not answer.success or answer.data is None:
             raise MalformedResponse("upload_failed", answer.msg or "the Files API refused the file")
         return answer.data
+
+    async def delete_file(self, file_id: str) -> bool:
+        """Delete an uploaded file from the Files API; False when it was already gone.
+
+        `DELETE /api/v1/files/{file_id}` is not in the published reference; Evolink's own tools
+        use it.
+        """
+        try:
+            answer = await self._call(
+                "DELETE", f"{self._files_base}/api/v1/files/{quote(file_id, safe='')}", UploadAnswer
+            )
+        except NotFound:
+            return False
+        if not answer.success:
+            raise MalformedResponse("delete_failed", answer.msg or "the file was not deleted")
+        return True
 
     async def _call(
         self,

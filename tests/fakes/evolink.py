@@ -262,6 +262,9 @@ class LoopbackServer:
             timeout_graceful_shutdown=1,
             access_log=False,
             ws="none",
+            # Longer than clients' pools keep idle connections (httpx: 5 s), as real servers
+            # do: at equal timeouts a pooled connection may close just as it is reused.
+            timeout_keep_alive=75,
         )
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))

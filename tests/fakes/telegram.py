@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
 MB = 1024 * 1024
+KEEP_ALIVE_SECONDS = 75
 MAX_UPLOAD = 50 * MB  # multipart uploads
 MAX_DOWNLOAD = 20 * MB  # getFile, and what Telegram fetches from a URL
 URL_FAILED = "Bad Request: failed to get HTTP URL content"
@@ -268,6 +269,9 @@ class FakeTelegram:
         app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
         config = uvicorn.Config(app, log_level="warning", log_config=None, lifespan="off")
         config.ws, config.timeout_graceful_shutdown = "none", 1  # no websockets; quick stop
+        # Like Telegram, keep idle connections open longer than clients' pools do (httpx: 5 s):
+        # at equal timeouts a pooled connection may be closed just as it is reused (ReadError).
+        config.timeout_keep_alive = KEEP_ALIVE_SECONDS
         self._server = _Server(config)
         # proto=IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections (else ~40 ms
         # of Nagle + delayed ACK per request).
