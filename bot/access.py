@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from bot.durations import utc_midnight
 from bot.settings import Settings
 from storage import Store
 from storage.db import Clock
-
-DAY = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class AccessPolicy:
             return Refusal("quota_running", self._running)
         if self._daily:
             now = self._clock()
-            midnight = now - now % DAY
+            midnight = utc_midnight(now)
             if await self._store.tasks.created_since(user_id, midnight) >= self._daily:
                 return Refusal("quota_daily", self._daily)
         return None

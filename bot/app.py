@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 from telegram import BotCommand, Update
-from telegram.ext import Application, ApplicationBuilder, CallbackContext, ExtBot
-from telegram.ext import ContextTypes as _ContextTypes
+from telegram.ext import Application, ApplicationBuilder
 
 from bot import limits
 from bot.access import AccessPolicy
@@ -35,6 +33,7 @@ from bot.notices import Notices
 from bot.reconcile import Reconciler
 from bot.references import ReferenceProcessor
 from bot.rerun import Rerun
+from bot.services import CONTEXT_TYPES, BotApplication, BotContext, Services
 from bot.settings import MediaHosting, Settings
 from bot.settings_menu import SettingsMenu
 from bot.signing import UrlSigner, load_or_create_key
@@ -52,66 +51,6 @@ from storage.models import Options
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class Services:
-    """Everything the handlers and the web server need, built once per process."""
-
-    settings: Settings
-    store: Store
-    http: httpx.AsyncClient
-    evolink: EvolinkClient
-    local_host: LocalHost | None
-    messenger: Messenger
-    background: Background
-    drafts: DraftService
-    generator: Generator
-    rerun: Rerun
-    submitter: Submitter
-    access: AccessPolicy
-    metrics: Metrics
-    janitor: Janitor
-    history: HistoryService
-    settings_menu: SettingsMenu
-    tracker: TaskTracker
-    balance: Balance
-    upstream: Upstream
-    media: MediaJobs
-    host: MediaHost | None = None
-
-    async def start(self) -> None:
-        """Open the database and pick up whatever a previous run left unfinished."""
-        for directory in (self.settings.media_dir, self.settings.tmp_dir):
-            directory.mkdir(parents=True, exist_ok=True)
-        self.media.start()  # the workers warm up while the rest starts
-        await self.store.open()
-        prepare = getattr(self.host, "prepare", None)  # e.g. S3: the expiry rule of the bucket
-        if prepare is not None:
-            await prepare()
-        await self.drafts.resume()
-        await self.submitter.resume()
-        await self.tracker.resume()
-        self.tracker.start()
-
-    async def close(self) -> None:
-        """Stop background work and release connections; in-flight tasks resume on restart."""
-        await self.tracker.stop()
-        await self.background.close()
-        await self.media.close()  # after the work that uses it: its jobs end with it
-        await self.http.aclose()
-        await self.store.close()
-
-
-class BotData:
-    """python-telegram-bot's `bot_data`, typed: it carries the services."""
-
-    services: Services
-
-
-BotContext = CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]
-CONTEXT_TYPES = _ContextTypes(bot_data=BotData)
-
-BotApplication = Application[ExtBot[Any], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
 
 COMMAND_NAMES = ("generate", "settings", "status", "history", "balance", "cancel", "help")
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import time
 
-from bot.access import DAY, AccessPolicy
+from bot.access import AccessPolicy
+from bot.durations import utc_midnight
 from bot.evolink import EvolinkClient, EvolinkError
 from bot.evolink import errors as api
 from bot.texts import t
@@ -49,7 +50,7 @@ class Balance:
     async def usage_text(self, lang: str, user_id: int) -> str:
         """A user's own videos today, those in progress, and the credits they reserved."""
         now = self._clock()
-        usage = await self._store.tasks.usage(user_id, since=now - now % DAY)
+        usage = await self._store.tasks.usage(user_id, since=utc_midnight(now))
         today = (
             t(lang, "usage_today_limit", count=usage.today, limit=self._daily)
             if self._daily and not self._access.is_admin(user_id)

@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 
 import httpx
-from telegram import Bot, InputFile, Message, ReplyParameters
+from telegram import Bot, InputFile, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot import limits
 from bot.media.jobs import MediaJobs
 from bot.media.results import MediaRejected
-from bot.messenger import Messenger
+from bot.messenger import Messenger, reply_parameters
 from bot.metrics import Metrics
 from bot.notices import Notices, result_keyboard, video_caption
 from bot.safe_fetch import checked_redirect
@@ -228,7 +228,7 @@ class Deliverer:
                 reply_markup=result_keyboard(task),
                 supports_streaming=True,
                 message_thread_id=task.key.topic_id or None,
-                reply_parameters=_reply(task),
+                reply_parameters=reply_parameters(task.request_message_id),
             )
 
     async def _download(self, url: str, dest: Path) -> None:
@@ -286,13 +286,6 @@ class Deliverer:
             await self._messenger.edit(
                 task.key.chat_id, task.status_message_id, t(task.language, "done_status")
             )
-
-
-def _reply(task: Task) -> ReplyParameters | None:
-    """Reply to the request, or send plainly if the user deleted it meanwhile."""
-    if task.request_message_id is None:
-        return None
-    return ReplyParameters(message_id=task.request_message_id, allow_sending_without_reply=True)
 
 
 def failure_text(task: Task) -> str:

@@ -26,8 +26,6 @@ from storage.models import ChatKey, Draft, DraftState, Options, Reference, RefSt
 log = logging.getLogger(__name__)
 
 
-IncomingMedia = SeenMedia
-
 # How long after its first item an album of a one-shot request may still grow.
 ONESHOT_ALBUM_SECONDS = 60.0
 # An open submenu is remembered this long: a draft left alone with its duration menu open
@@ -377,7 +375,7 @@ class DraftService:
         A file whose processing was already started MAX_ATTEMPTS times is refused instead: the
         bot stopped in the middle each time, and it may be the reason.
         """
-        for ref in await self._store.drafts.drafts_with_pending_references():
+        for ref in await self._store.drafts.pending_references():
             draft = await self._store.drafts.get(ref.draft_id)
             if draft is None:
                 continue

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
+from bot.messenger import reply_parameters
 from bot.notices import result_keyboard, video_caption
 from bot.telegram_text import TEXT_MAX, fit_lines
 from bot.texts import t
@@ -71,11 +72,7 @@ class HistoryService:
                 caption=video_caption(task),
                 reply_markup=result_keyboard(task),
                 message_thread_id=key.topic_id or None,
-                reply_parameters=(
-                    ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
-                    if reply_to
-                    else None
-                ),
+                reply_parameters=reply_parameters(reply_to or None),
             )
         except TelegramError as exc:
             log.warning("task %s: resend failed: %s", task_id, exc)

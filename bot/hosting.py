@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
-from bot.evolink import EvolinkClient
+from bot.evolink import EvolinkClient, EvolinkError
 from bot.signing import UrlSigner
 from storage.db import Clock
 
@@ -24,6 +24,20 @@ class Hosted:
     url: str
     expires_at: float
     remote_id: str | None = None
+
+
+class HostingError(Exception):
+    """A store of reference files (S3, ...) refused or could not be reached: nothing was
+    submitted. The message names the failure, never credentials."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# What hosting a reference can fail with: the Files API's errors, or another store's.
+HOSTING_FAILURES = (EvolinkError, HostingError)
 
 
 class MediaHost(Protocol):

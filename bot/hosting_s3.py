@@ -25,8 +25,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.evolink.errors import EvolinkError
-from bot.hosting import Hosted
+from bot.hosting import Hosted, HostingError
 from storage.db import Clock
 
 log = logging.getLogger(__name__)
@@ -40,14 +39,8 @@ TRANSFER = TransferConfig(
 _SAFE_SUFFIX = re.compile(r"\.[a-z0-9]{1,8}")
 
 
-class S3HostingError(EvolinkError):
-    """The store refused or could not be reached.
-
-    An EvolinkError, because whoever hosts references treats any of those as "the service is
-    down, nothing was submitted"; the message holds only the S3 error code, never credentials.
-    """
-
-    retryable = True
+class S3HostingError(HostingError):
+    """The bucket refused or could not be reached; the message holds only the S3 error code."""
 
     def __init__(self, operation: str, reason: str) -> None:
         super().__init__("s3_error", f"S3 {operation} failed: {reason}")

@@ -9,15 +9,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.evolink import EvolinkError
-from bot.hosting import RemovableHost
+from bot.durations import DAY, HOUR
+from bot.hosting import HOSTING_FAILURES, RemovableHost
 from storage import Store
 from storage.db import Clock
 
 log = logging.getLogger(__name__)
 
-HOUR = 3600.0
-DAY = 24 * HOUR
 # Hosted copies of an open draft nobody touched for this long are taken down; a submit after
 # that uploads them again.
 UNHOST_IDLE_SECONDS = 6 * HOUR
@@ -107,7 +105,7 @@ class Janitor:
         async with gate:
             try:
                 await self._host.remove(remote_id)
-            except EvolinkError as exc:
+            except HOSTING_FAILURES as exc:
                 # It expires by itself within 72 hours; nothing else depends on it any more.
                 log.warning("clean-up: hosted file %s not deleted: %s", remote_id, exc)
                 return False

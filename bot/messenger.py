@@ -55,7 +55,7 @@ class Messenger:
                 chat_id=key.chat_id,
                 text=text,
                 message_thread_id=key.topic_id or None,
-                reply_parameters=_reply(reply_to),
+                reply_parameters=reply_parameters(reply_to),
                 reply_markup=markup,
                 parse_mode=ParseMode.HTML if html else None,
                 disable_web_page_preview=True,
@@ -146,7 +146,8 @@ def _markup_key(markup: InlineKeyboardMarkup | None) -> object:
     return None if markup is None else markup.to_json()
 
 
-def _reply(message_id: int | None) -> ReplyParameters | None:
+def reply_parameters(message_id: int | None) -> ReplyParameters | None:
+    """Reply to `message_id`, or send plainly when there is none."""
     if message_id is None:
         return None
     # A deleted request message must not stop the answer: send it without the reply then.

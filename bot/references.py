@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import limits
-from bot.evolink import EvolinkError
-from bot.hosting import MediaHost
+from bot.hosting import HOSTING_FAILURES, MediaHost
 from bot.media.jobs import MediaJobs, Normalised
 from bot.media.results import MediaRejected, Probe
 from bot.metrics import Metrics
@@ -94,7 +93,7 @@ class ReferenceProcessor:
             return ready
         try:
             return await self.ensure_hosted(ready)
-        except EvolinkError as exc:
+        except HOSTING_FAILURES as exc:
             # Not fatal here: the submit hosts it again and reports a lasting failure.
             log.warning("reference %s: hosting failed: %s", ref.id, exc)
             return ready
@@ -197,7 +196,7 @@ class ReferenceProcessor:
             hosted = await self._host.host(
                 result.path, file_name=result.path.name, mime_type=result.mime_type
             )
-        except EvolinkError as exc:
+        except HOSTING_FAILURES as exc:
             log.warning("reference %s: hosting failed: %s", ref.id, exc)
             return {}
         self._metrics.media_bytes_hosted.inc(result.size)

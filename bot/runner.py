@@ -14,9 +14,10 @@ import uvicorn
 from telegram import Update
 from telegram.error import BadRequest
 
-from bot.app import BotApplication, build_application, set_commands
+from bot.app import build_application, set_commands
 from bot.asgi_guard import QuietBrokenConnections
 from bot.health import Health
+from bot.services import BotApplication
 from bot.settings import Settings
 from bot.startup import (
     StartupError,

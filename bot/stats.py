@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from bot.durations import utc_midnight
 from bot.telegram_text import fit_text
 from storage import Store
-
-DAY = 24 * 3600
 
 
 async def stats_text(store: Store, *, now: float) -> str:
     """A short report of today's activity (UTC day) and what is running now."""
-    midnight = now - now % DAY
+    midnight = utc_midnight(now)
     stats = await store.tasks.day_stats(midnight)
     total = sum(count for _, count in stats.by_status)
     lines = [f"Today (UTC): {total} tasks from {stats.users} users"]

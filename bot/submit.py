@@ -21,6 +21,7 @@ from bot.evolink import (
     VideoTask,
 )
 from bot.evolink import errors as api
+from bot.hosting import HOSTING_FAILURES
 from bot.metrics import Metrics
 from bot.notices import Notices, progress_text
 from bot.reconcile import Reconciler
@@ -133,7 +134,7 @@ class Submitter:
         except (api.Unauthorized, api.Forbidden) as exc:
             _log_key_refused(exc)
             await self._refuse(task, "service_auth", code=exc.code, message=exc.message)
-        except EvolinkError as exc:
+        except HOSTING_FAILURES as exc:
             log.warning("task %s: hosting failed: %s", task.id, exc)
             await self._refuse(task, "hosting_failed", code=exc.code, message=exc.message)
         return None

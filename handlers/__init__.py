@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
+from bot.services import BotApplication
 from handlers import buttons, commands, media
 from handlers.access import gate
 from handlers.errors import on_error
-
-if TYPE_CHECKING:
-    from bot.app import BotApplication
 
 _NEW_MESSAGE = filters.UpdateType.MESSAGE
 _MEDIA = (

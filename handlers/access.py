@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
-from bot.app import BotContext
+from bot.services import BotContext
 from bot.texts import t
 from handlers.common import language, reply
 

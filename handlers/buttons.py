@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import CallbackQuery, Update
 
-from bot.app import BotContext
+from bot.services import BotContext
 from bot.telegram_text import fit_text
 from bot.texts import t
 from handlers.common import chat_key, is_group_admin, language

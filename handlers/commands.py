@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.app import BotContext
+from bot.services import BotContext
 from bot.stats import stats_text
 from bot.status import status_text
 from bot.texts import t

@@ -6,7 +6,7 @@ import logging
 
 from telegram import Update
 
-from bot.app import BotContext
+from bot.services import BotContext
 from bot.texts import t
 from handlers.common import language, reply
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from telegram import Message, Update
 
-from bot.app import BotContext
-from bot.drafts import IncomingMedia
+from bot.services import BotContext
 from bot.texts import t
 from handlers.common import chat_key, is_private, language, message_of, reply
+from storage.models import SeenMedia
 
 COMMAND = "/generate"
 
@@ -85,11 +85,11 @@ _SOURCES = (
 )
 
 
-def describe(message: Message) -> IncomingMedia | None:
+def describe(message: Message) -> SeenMedia | None:
     """The message's usable file, or None when it carries nothing the bot can use."""
     if message.photo:
         largest = message.photo[-1]
-        return IncomingMedia(
+        return SeenMedia(
             kind="image",
             source="photo",
             file_id=largest.file_id,
@@ -102,7 +102,7 @@ def describe(message: Message) -> IncomingMedia | None:
     for attribute, kind in _SOURCES:
         file = getattr(message, attribute, None)
         if file is not None:
-            return IncomingMedia(
+            return SeenMedia(
                 kind=kind,
                 source=attribute,
                 file_id=file.file_id,

@@ -348,7 +348,7 @@ class DraftStore:
             )
         return await self.get(draft_id)
 
-    async def drafts_with_pending_references(self) -> list[Reference]:
+    async def pending_references(self) -> list[Reference]:
         """References left pending by a restart, to be processed again."""
         rows = await self.db.fetchall(
             "SELECT refs.* FROM refs JOIN drafts ON drafts.id = refs.draft_id"

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from bot import runner
-from bot.app import BotApplication
+from bot.services import BotApplication
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.s3 import FakeS3
 from tests.fakes.telegram import FakeTelegram

@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from bot.app import _PERSISTENCE_MARKS, BotApplication, forget_persistence_marks
+from bot.app import _PERSISTENCE_MARKS, forget_persistence_marks
+from bot.services import BotApplication
 from tests.conftest import MakeBot
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import FakeTelegram

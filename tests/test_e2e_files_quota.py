@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from bot.app import BotApplication
-from bot.janitor import HOUR
+from bot.durations import HOUR
+from bot.services import BotApplication
 from tests.conftest import MakeBot
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import FakeTelegram

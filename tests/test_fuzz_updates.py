@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 from telegram import Update
 from telegram.ext import AIORateLimiter
 
-from bot.app import BotApplication, build_application
+from bot.app import build_application
+from bot.services import BotApplication
 from bot.settings import load_settings
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import NOT_MODIFIED, Call, FakeTelegram

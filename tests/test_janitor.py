@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.durations import DAY, HOUR
 from bot.evolink import EvolinkError
-from bot.janitor import DAY, HOUR, UNHOST_IDLE_SECONDS, Janitor
+from bot.janitor import UNHOST_IDLE_SECONDS, Janitor
 from storage import Store, database_at
 from storage.models import ChatKey, Delivery, Options, TaskStatus
 from tests.conftest import on_both_engines

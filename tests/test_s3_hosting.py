@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from bot.evolink import EvolinkError
+from bot.hosting import HostingError
 from bot.hosting_s3 import LIFECYCLE_RULE_ID, S3Host, S3HostingError
 from bot.settings import MediaHosting, SettingsError, load_settings
 from tests.conftest import MakeBot
@@ -174,7 +174,7 @@ async def test_failures_are_hosting_errors_that_carry_no_credentials(
             with pytest.raises(S3HostingError) as info:
                 await host.host(path, file_name="a.jpg", mime_type="image/jpeg")
             # The submit path treats it as "the service is down": the draft is given back.
-            assert isinstance(info.value, EvolinkError)
+            assert isinstance(info.value, HostingError)
             assert reason in info.value.message
             for secret in (s3.secret_access_key, wrong_secret):
                 assert secret not in str(info.value)

@@ -1,0 +1,92 @@
+"""The services one bot process runs, and python-telegram-bot's context types that carry them
+to the handlers (a module of its own, so handlers never import the wiring in bot.app)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.ext import ContextTypes as _ContextTypes
+
+from bot.access import AccessPolicy
+from bot.background import Background
+from bot.balance import Balance
+from bot.drafts import DraftService
+from bot.evolink import EvolinkClient
+from bot.generate import Generator
+from bot.history import HistoryService
+from bot.hosting import LocalHost, MediaHost
+from bot.janitor import Janitor
+from bot.media.jobs import MediaJobs
+from bot.messenger import Messenger
+from bot.metrics import Metrics
+from bot.rerun import Rerun
+from bot.settings import Settings
+from bot.settings_menu import SettingsMenu
+from bot.submit import Submitter
+from bot.tracker import TaskTracker
+from bot.upstream import Upstream
+from storage import Store
+
+
+@dataclass
+class Services:
+    """Everything the handlers and the web server need, built once per process."""
+
+    settings: Settings
+    store: Store
+    http: httpx.AsyncClient
+    evolink: EvolinkClient
+    local_host: LocalHost | None
+    messenger: Messenger
+    background: Background
+    drafts: DraftService
+    generator: Generator
+    rerun: Rerun
+    submitter: Submitter
+    access: AccessPolicy
+    metrics: Metrics
+    janitor: Janitor
+    history: HistoryService
+    settings_menu: SettingsMenu
+    tracker: TaskTracker
+    balance: Balance
+    upstream: Upstream
+    media: MediaJobs
+    host: MediaHost | None = None
+
+    async def start(self) -> None:
+        """Open the database and pick up whatever a previous run left unfinished."""
+        for directory in (self.settings.media_dir, self.settings.tmp_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        self.media.start()  # the workers warm up while the rest starts
+        await self.store.open()
+        prepare = getattr(self.host, "prepare", None)  # e.g. S3: the expiry rule of the bucket
+        if prepare is not None:
+            await prepare()
+        await self.drafts.resume()
+        await self.submitter.resume()
+        await self.tracker.resume()
+        self.tracker.start()
+
+    async def close(self) -> None:
+        """Stop background work and release connections; in-flight tasks resume on restart."""
+        await self.tracker.stop()
+        await self.background.close()
+        await self.media.close()  # after the work that uses it: its jobs end with it
+        await self.http.aclose()
+        await self.store.close()
+
+
+class BotData:
+    """python-telegram-bot's `bot_data`, typed: it carries the services."""
+
+    services: Services
+
+
+BotContext = CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]
+CONTEXT_TYPES = _ContextTypes(bot_data=BotData)
+
+BotApplication = Application[ExtBot[Any], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
