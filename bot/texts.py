@@ -382,7 +382,7 @@ EN: Final[dict[str, str]] = {
     "status_unconfirmed": "⚠️ Sent, but not confirmed – see below.",
     "status_not_submitted": "↩️ Not submitted – see below.",
     "status_failed": "❌ No video – see below.",
-    "status_confirmed": "🎬 Generating your video…",
+    "status_confirmed": "🎬 Making your video…",
     "hosting_failed": (
         "❌ I could not upload your files for the service ({message}), so nothing was submitted. "
         "Your draft is back – try /generate again in a few minutes. If this keeps happening, the "
