@@ -292,6 +292,7 @@ async def seed_processing_tasks(
                 estimated_time=120,
                 submitted_at=now - submitted_ago,
                 next_poll_at=next_poll_at(i),
+                owner=None,  # in no replica's hands: the bot polls it when it is due
                 expect_status=[TaskStatus.PREPARING],
             )
             assert moved

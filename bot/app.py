@@ -31,6 +31,7 @@ from bot.metrics import CountingRateLimiter, Metrics
 from bot.notices import Notices
 from bot.reconcile import Reconciler
 from bot.references import ReferenceProcessor
+from bot.replicas import Replica
 from bot.rerun import Rerun
 from bot.settings import MediaHosting, Settings
 from bot.settings_menu import SettingsMenu
@@ -39,7 +40,7 @@ from bot.submit import Submitter
 from bot.telegram_files import TelegramFiles
 from bot.texts import LANGUAGES, t
 from bot.tracker import TaskTracker
-from bot.update_inbox import DurableUpdateQueue
+from bot.update_inbox import DurableUpdateQueue, PersonTurns
 from bot.update_order import PerChatUpdateProcessor
 from storage import Store, database_at
 from storage.db import Clock
@@ -70,25 +71,29 @@ class Services:
     settings_menu: SettingsMenu
     tracker: TaskTracker
     balance: Balance
+    replica: Replica
     host: MediaHost | None = None
 
     async def start(self) -> None:
-        """Open the database and pick up whatever a previous run left unfinished."""
+        """Open the database and take over whatever a previous run (or a stopped replica) left
+        unfinished."""
         for directory in (self.settings.media_dir, self.settings.tmp_dir):
             directory.mkdir(parents=True, exist_ok=True)
         await self.store.open()
         prepare = getattr(self.host, "prepare", None)  # e.g. S3: the expiry rule of the bucket
         if prepare is not None:
             await prepare()
-        await self.drafts.resume()
-        await self.submitter.resume()
-        await self.tracker.resume()
+        await self.replica.join()
+        await self.replica.recover()
         self.tracker.start()
+        self.replica.start()
 
     async def close(self) -> None:
-        """Stop background work and release connections; in-flight tasks resume on restart."""
+        """Stop background work and release connections; in-flight tasks resume on restart (or
+        on another replica, at once: this one signs off last)."""
         await self.tracker.stop()
         await self.background.close()
+        await self.replica.stop()
         await self.http.aclose()
         await self.store.close()
 
@@ -197,6 +202,8 @@ def build_services(
         poll_interval=settings.poll_interval_seconds,
         progress_edit_seconds=settings.progress_edit_seconds,
         deadline_seconds=settings.task_deadline_seconds,
+        callbacks=settings.callbacks_enabled,
+        claim_seconds=settings.replica_timeout_seconds,
         clock=clock,
     )
 
@@ -229,6 +236,15 @@ def build_services(
         submitter=submitter,
         metrics=metrics,
     )
+    replica = Replica(
+        store=store,
+        sole=settings.replicas == 1,
+        timeout=settings.replica_timeout_seconds,
+        clock=clock,
+    )
+    replica.on_recovery("files", drafts.recover)
+    replica.on_recovery("submits", submitter.recover)
+    replica.on_recovery("deliveries", tracker.recover)
     return Services(
         settings=settings,
         store=store,
@@ -244,7 +260,11 @@ def build_services(
         access=access,
         metrics=metrics,
         janitor=Janitor(
-            store=store, media_dir=settings.media_dir, tmp_dir=settings.tmp_dir, clock=clock
+            store=store,
+            media_dir=settings.media_dir,
+            tmp_dir=settings.tmp_dir,
+            every=settings.cleanup_interval_seconds,
+            clock=clock,
         ),
         history=HistoryService(store=store, bot=bot),
         settings_menu=SettingsMenu(store=store, defaults=Options()),
@@ -256,6 +276,7 @@ def build_services(
             daily_limit=settings.daily_generations_per_user,
             clock=clock,
         ),
+        replica=replica,
         host=host,
     )
 
@@ -282,13 +303,9 @@ def _s3_host(settings: Settings, *, clock: Clock) -> MediaHost:
 async def post_init(application: BotApplication) -> None:
     """Open resources and resume unfinished work before the first update is handled."""
     services = application.bot_data.services
+    # Updates a previous run (or a stopped replica) received but never finished are taken over
+    # here, before new ones come (see wire_updates).
     await services.start()
-    # Updates a previous run received but never finished go first, in their order; they are
-    # in the inbox already, so they skip its write.
-    for _, body in await services.store.inbox.pending():
-        update = Update.de_json(json.loads(body), application.bot)
-        if update is not None:
-            application.update_queue.put_nowait(update)
     assert application.job_queue is not None
     application.job_queue.run_repeating(
         sweep, interval=services.settings.cleanup_interval_seconds, first=1.0, name="clean-up"
@@ -335,10 +352,36 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> BotApp
     )
     services = build_services(settings, application, clock=clock, metrics=metrics)
     application.bot_data.services = services
+    wire_updates(application, services)
+    register(application)
+    return application
+
+
+def wire_updates(application: BotApplication, services: Services) -> None:
+    """Updates through the inbox: written before Telegram may forget them, handled once, in
+    each person's order across replicas; those a stopped replica left are taken over."""
     queue, processor = application.update_queue, application.update_processor
     assert isinstance(queue, DurableUpdateQueue)
     assert isinstance(processor, PerChatUpdateProcessor)
-    queue.inbox = services.store.inbox
-    processor.on_handled = services.store.inbox.done
-    register(application)
-    return application
+    inbox, replica = services.store.inbox, services.replica
+    queue.inbox = inbox
+    processor.on_handled = inbox.done
+    processor.turn = PersonTurns(
+        queue=queue, inbox=inbox, processor=processor, alive_since=replica.alive_since
+    )
+
+    def parse(body: str) -> Update:
+        update = Update.de_json(json.loads(body), application.bot)
+        assert update is not None
+        return update
+
+    async def handle_body(body: str) -> None:
+        await application.process_update(parse(body))
+
+    async def take_over_updates(alive_since: float) -> None:
+        # In their order; they are in the inbox already, so they skip its write.
+        for _, body in await inbox.take_orphans(alive_since=alive_since):
+            queue.requeue(parse(body))
+
+    processor.handle_body = handle_body
+    replica.on_recovery("updates", take_over_updates)

@@ -84,7 +84,7 @@ class Generator:
     async def start(self, task: Task) -> Task | None:
         """A new task's status message, then its submit in the background."""
         self._metrics.requests.inc()
-        pending = self._drafts.pending(task.draft_id)
+        pending = await self._drafts.pending(task.draft_id)
         text = t(task.language, "waiting_for_files" if pending else "submitting")
         status_id = await self._messenger.send(task.key, text, reply_to=task.request_message_id)
         await self._store.tasks.update(task.id, status_message_id=status_id)

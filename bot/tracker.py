@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from typing import Any
 
@@ -18,6 +17,7 @@ from bot.delivery import Deliverer
 from bot.evolink import EvolinkClient, EvolinkError, VideoTask
 from bot.metrics import Metrics
 from bot.notices import Notices, progress_text
+from bot.poll_plan import Reading, next_delay
 from bot.reconcile import Reconciler
 from bot.texts import t
 from storage import Store
@@ -30,6 +30,13 @@ GROUP_EDIT_SECONDS = 15.0
 # A task given up at the deadline is queried this many poll intervals apart (a callback, when
 # callbacks are on, brings a late completion at once).
 LATE_POLL_INTERVALS = 30
+# After a failed query, the next one comes in twice the interval, but at most this many seconds.
+RETRY_SECONDS = 5.0
+# Task queries in flight at once: enough for a sweep of a thousand tasks in seconds, few enough
+# that the HTTP client's pool stays small (its cost per request grows with its connections).
+QUERY_CONCURRENCY = 8
+# Due tasks are gathered this long into one claim (unless a submit or a callback wakes the loop).
+GATHER_SECONDS = 0.2
 
 _FINAL_UPSTREAM = {
     "completed": TaskStatus.COMPLETED,
@@ -39,7 +46,12 @@ _FINAL_UPSTREAM = {
 
 
 class TaskTracker:
-    """One loop polls every running task when it is due; callbacks only make a task due now."""
+    """One loop polls every running task when it is due; callbacks only make a task due now.
+
+    With several replicas, each claims the due tasks it queries (storage `claim_due`): a task
+    is queried by one replica at a time, and is due again when the claim runs out, so the tasks
+    of a replica that stopped move on. When to query next: see `bot.poll_plan`.
+    """
 
     def __init__(
         self,
@@ -54,6 +66,8 @@ class TaskTracker:
         poll_interval: float,
         progress_edit_seconds: float,
         deadline_seconds: float,
+        callbacks: bool = False,
+        claim_seconds: float = 30.0,
         clock: Clock = time.time,
     ) -> None:
         self._store = store
@@ -66,7 +80,10 @@ class TaskTracker:
         self._interval = poll_interval
         self._edit_every = progress_edit_seconds
         self._deadline = deadline_seconds
+        self._callbacks = callbacks
+        self._claim_seconds = claim_seconds
         self._clock = clock
+        self._queries = asyncio.Semaphore(QUERY_CONCURRENCY)
         self._wake = asyncio.Event()
         self._busy: set[int] = set()
         # Tasks hinted while a check of theirs was in flight: that check may have read the state
@@ -107,22 +124,27 @@ class TaskTracker:
         elif task.status.final:
             await self._finish(task.id)
 
-    async def resume(self) -> None:
-        """After a restart: deliver what finished, settle sends that were cut short."""
-        for task in await self._store.tasks.needing_attention():
-            if task.delivery is Delivery.SENDING:
+    async def recover(self, alive_since: float) -> None:
+        """Tasks a stopped replica was querying are due at once; sends it left are settled;
+        finished tasks nobody sends are sent."""
+        await self._store.tasks.release_claims(alive_since=alive_since)
+        for orphan in await self._store.tasks.orphaned(alive_since=alive_since):
+            if orphan.delivery is not Delivery.SENDING:
+                continue
+            task = await self._store.tasks.take(orphan)
+            if task is not None and task.delivery is Delivery.SENDING:
                 self._background.spawn(
                     self._deliverer.settle_interrupted(task), name=f"settle-{task.id}"
                 )
-            elif task.status.final and task.delivery is Delivery.NONE:
-                self._background.spawn(self._deliverer.deliver(task.id), name=f"deliver-{task.id}")
+        # Sent once whichever replica asks: the send is claimed by a conditional update.
+        for task in await self._store.tasks.undelivered():
+            self._background.spawn(self._deliverer.deliver(task.id), name=f"deliver-{task.id}")
         self.wake()
 
-    async def _check_owned(self, task_id: int) -> None:
+    async def _check_owned(self, task: Task) -> None:
+        """Look at a task this replica claimed (`task` as the claim returned it)."""
+        task_id = task.id
         try:
-            task = await self._store.tasks.get(task_id)
-            if task is None:
-                return
             if task.status is TaskStatus.UNKNOWN:
                 await self._settle_unknown(task)
                 return
@@ -132,7 +154,8 @@ class TaskTracker:
                 await self._give_up(task)
                 return
             try:
-                state = await self._client.get_task(task.upstream_id)
+                async with self._queries:
+                    state = await self._client.get_task(task.upstream_id)
             except EvolinkError as exc:
                 log.warning("task %s: query failed: %s", task.id, exc)
                 await self._retry_later(task)
@@ -210,15 +233,22 @@ class TaskTracker:
             task.id,
             next_poll_at=self._clock() + self._interval * LATE_POLL_INTERVALS,
             expect_status=[TaskStatus.FAILED],
+            expect_poll_at=task.next_poll_at,
         )
 
     def _sent_at(self, task: Task) -> float:
         return task.submitted_at or task.created_at
 
     async def _retry_later(self, task: Task) -> None:
-        later = self._interval * (LATE_POLL_INTERVALS if task.given_up else 2)
+        if task.given_up:
+            later = self._interval * LATE_POLL_INTERVALS
+        else:
+            later = min(self._interval * 2, RETRY_SECONDS)
         await self._store.tasks.update(
-            task.id, next_poll_at=self._clock() + later, expect_status=[task.status]
+            task.id,
+            next_poll_at=self._clock() + later,
+            expect_status=[task.status],
+            expect_poll_at=task.next_poll_at,
         )
 
     async def apply(self, task: Task, state: VideoTask) -> None:
@@ -243,14 +273,33 @@ class TaskTracker:
             if moved:
                 await self._finish(task.id)
             return
+        now = self._clock()
         status = TaskStatus.PROCESSING if state.status == "processing" else task.status
+        # The pace baseline: the first reading that saw the task processing.
+        baseline = (task.rate_at, task.rate_progress)
+        if task.rate_at is None and status is TaskStatus.PROCESSING:
+            baseline = (now, state.progress)
+        estimate = state.task_info.estimated_time or task.estimated_time
+        reading = Reading(
+            age=now - self._sent_at(task),
+            estimate=estimate,
+            progress=state.progress,
+            queued=state.status == "pending" and state.progress <= 0,
+            baseline_age=None if baseline[0] is None else baseline[0] - self._sent_at(task),
+            baseline_progress=baseline[1],
+        )
+        delay = next_delay(reading, longest=self._interval, callbacks=self._callbacks)
         await self._store.tasks.update(
             task.id,
             status=status,
             progress=state.progress,
-            estimated_time=state.task_info.estimated_time or task.estimated_time,
-            next_poll_at=self._clock() + self._next_delay(task, state),
+            estimated_time=estimate,
+            rate_at=baseline[0],
+            rate_progress=baseline[1],
+            next_poll_at=now + delay,
             expect_status=[TaskStatus.PENDING, TaskStatus.PROCESSING],
+            # A callback that made the task due meanwhile wins: it is looked at again at once.
+            expect_poll_at=task.next_poll_at,
         )
         await self._show_progress(task, state.progress)
 
@@ -288,15 +337,6 @@ class TaskTracker:
             log.info("task %s: progress %s%% not shown", task.id, progress)
         await self._store.tasks.update(task.id, progress_shown=progress, progress_edited_at=now)
 
-    def _next_delay(self, task: Task, state: VideoTask) -> float:
-        """Poll at the interval, slower while the estimate says the end is far, with jitter."""
-        delay = self._interval
-        estimate = state.task_info.estimated_time or task.estimated_time
-        if estimate:
-            remaining = estimate - (self._clock() - (task.submitted_at or task.created_at))
-            delay = min(max(remaining / 4, self._interval), self._interval * 2)
-        return float(delay * random.uniform(0.85, 1.15))  # noqa: S311 - jitter, not crypto
-
     async def _run(self) -> None:
         while True:
             try:
@@ -305,13 +345,19 @@ class TaskTracker:
                 log.exception("task tracker tick failed")
             next_at = await self._store.tasks.next_poll_at(self._clock())
             timeout = self._interval if next_at is None else next_at - self._clock()
-            timeout = min(max(timeout, 0.05), self._interval)
+            timeout = min(max(timeout, GATHER_SECONDS), self._interval)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
 
     async def _tick(self) -> None:
-        for task in await self._store.tasks.due_for_poll(self._clock()):
-            if task.id not in self._busy:
-                self._busy.add(task.id)
-                self._background.spawn(self._check_owned(task.id), name=f"poll-{task.id}")
+        now = self._clock()
+        lease = now + max(self._claim_seconds, 1.0)
+        for task in await self._store.tasks.claim_due(now, lease_until=lease):
+            if task.id in self._busy:
+                # Made due again (a callback) while a check of it is in flight: that check may
+                # have read the state from before the change, so it is checked again after it.
+                self._recheck.add(task.id)
+                continue
+            self._busy.add(task.id)
+            self._background.spawn(self._check_owned(task), name=f"poll-{task.id}")

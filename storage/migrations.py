@@ -169,6 +169,46 @@ SQLITE_MIGRATIONS: Final[tuple[str, ...]] = (
     -- the task its "make it again" button started (one per video: a double tap pays once)
     ALTER TABLE tasks ADD COLUMN rerun_task_id BIGINT;
     """,
+    # 7: several replicas on one database. Each process beats in `replicas`; work in hand (an
+    # update, a file being checked, a submit, a send) names its owner, and a live replica takes
+    # over what a silent one left. Updates are kept once handled, so a copy Telegram sends again
+    # to another replica is known. The tracker's rate baseline; the draft summary's debounce and
+    # lock; one-shot albums; periodic jobs run by one replica at a time.
+    """
+    CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        started_at REAL NOT NULL,
+        seen_at REAL NOT NULL
+    );
+    ALTER TABLE inbox ADD COLUMN chat_id INTEGER;
+    ALTER TABLE inbox ADD COLUMN user_id INTEGER;
+    ALTER TABLE inbox ADD COLUMN owner TEXT;
+    ALTER TABLE inbox ADD COLUMN handled_at REAL;
+    CREATE INDEX inbox_line ON inbox (chat_id, user_id, update_id) WHERE handled_at IS NULL;
+    CREATE INDEX inbox_unhandled ON inbox (update_id) WHERE handled_at IS NULL;
+    CREATE INDEX inbox_handled ON inbox (handled_at) WHERE handled_at IS NOT NULL;
+    ALTER TABLE tasks ADD COLUMN owner TEXT;
+    ALTER TABLE tasks ADD COLUMN rate_progress INTEGER;
+    ALTER TABLE tasks ADD COLUMN rate_at REAL;
+    ALTER TABLE refs ADD COLUMN owner TEXT;
+    CREATE INDEX refs_pending ON refs (status) WHERE status = 'pending';
+    ALTER TABLE drafts ADD COLUMN summary_due_at REAL;
+    ALTER TABLE drafts ADD COLUMN summary_lock TEXT;
+    ALTER TABLE drafts ADD COLUMN summary_lock_until REAL;
+    CREATE TABLE albums (
+        chat_id INTEGER NOT NULL,
+        media_group_id TEXT NOT NULL,
+        user_id INTEGER NOT NULL,
+        topic_id INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (chat_id, media_group_id)
+    );
+    CREATE TABLE jobs (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until REAL NOT NULL
+    );
+    """,
 )
 
 POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
@@ -305,6 +345,42 @@ POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE INDEX tasks_due ON tasks (status, next_poll_at);
     ALTER TABLE drafts ADD COLUMN prompt_asked INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE tasks ADD COLUMN rerun_task_id BIGINT;
+    """,
+    # 3: as SQLite's 7
+    """
+    CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        started_at DOUBLE PRECISION NOT NULL,
+        seen_at DOUBLE PRECISION NOT NULL
+    );
+    ALTER TABLE inbox ADD COLUMN chat_id BIGINT;
+    ALTER TABLE inbox ADD COLUMN user_id BIGINT;
+    ALTER TABLE inbox ADD COLUMN owner TEXT;
+    ALTER TABLE inbox ADD COLUMN handled_at DOUBLE PRECISION;
+    CREATE INDEX inbox_line ON inbox (chat_id, user_id, update_id) WHERE handled_at IS NULL;
+    CREATE INDEX inbox_unhandled ON inbox (update_id) WHERE handled_at IS NULL;
+    CREATE INDEX inbox_handled ON inbox (handled_at) WHERE handled_at IS NOT NULL;
+    ALTER TABLE tasks ADD COLUMN owner TEXT;
+    ALTER TABLE tasks ADD COLUMN rate_progress INTEGER;
+    ALTER TABLE tasks ADD COLUMN rate_at DOUBLE PRECISION;
+    ALTER TABLE refs ADD COLUMN owner TEXT;
+    CREATE INDEX refs_pending ON refs (status) WHERE status = 'pending';
+    ALTER TABLE drafts ADD COLUMN summary_due_at DOUBLE PRECISION;
+    ALTER TABLE drafts ADD COLUMN summary_lock TEXT;
+    ALTER TABLE drafts ADD COLUMN summary_lock_until DOUBLE PRECISION;
+    CREATE TABLE albums (
+        chat_id BIGINT NOT NULL,
+        media_group_id TEXT NOT NULL,
+        user_id BIGINT NOT NULL,
+        topic_id BIGINT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (chat_id, media_group_id)
+    );
+    CREATE TABLE jobs (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until DOUBLE PRECISION NOT NULL
+    );
     """,
 )
 

@@ -167,6 +167,7 @@ class Reference:
     changes: list[dict[str, Any]] = field(default_factory=list)
     error_code: str | None = None
     error_params: dict[str, Any] = field(default_factory=dict)
+    owner: str | None = None  # the replica checking it while it is pending
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,11 @@ class Task:
     finished_at: float | None
     callback_claim: str | None = None
     rerun_task_id: int | None = None
+    # The replica holding the task's submit or send (see storage.replicas).
+    owner: str | None = None
+    # The first progress above 0 the tracker saw, and when: the baseline of its pace.
+    rate_progress: int | None = None
+    rate_at: float | None = None
 
     @property
     def given_up(self) -> bool:

@@ -278,7 +278,7 @@ async def test_only_the_owner_can_press_a_drafts_buttons(
     photo = telegram.send_photo(GROUP, ALICE, image_bytes(800, 600), **sg)
     telegram.send_text(GROUP, ALICE, "/generate", reply_to_message_id=photo["message_id"], **sg)
     # No prompt: the bot asks for one, and the draft with its buttons stays open.
-    await bot.reply_to(GROUP, text_contains="no prompt yet")
+    await bot.reply_to(GROUP, text_contains="Prompt: needed")
     telegram.send_text(GROUP, ALICE, "/cancel", **sg)
     await bot.reply_to(GROUP, text_contains="Draft discarded")
 

@@ -226,7 +226,7 @@ async def test_missing_pieces_are_asked_for(
     telegram.send_photo(ALICE, ALICE, image_bytes(800, 600))
     await bot.reply_to(ALICE, text_contains="image 1")
     telegram.send_text(ALICE, ALICE, "/generate")
-    await bot.reply_to(ALICE, text_contains="no prompt yet")
+    await bot.reply_to(ALICE, text_contains="Prompt: needed")
     telegram.send_text(ALICE, ALICE, "a kite over the sea")
     await bot.reply_to(ALICE, text_contains="“a kite over the sea”")
     telegram.send_text(ALICE, ALICE, "/generate")
