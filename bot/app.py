@@ -39,7 +39,7 @@ from bot.signing import UrlSigner, load_or_create_key
 from bot.submit import Submitter
 from bot.telegram_files import TelegramFiles
 from bot.texts import LANGUAGES, t
-from bot.tracker import TaskTracker
+from bot.tracker import QUERY_CONCURRENCY, TaskTracker
 from bot.update_inbox import DurableUpdateQueue, PersonTurns
 from bot.update_order import PerChatUpdateProcessor
 from storage import Store, database_at
@@ -56,6 +56,7 @@ class Services:
     settings: Settings
     store: Store
     http: httpx.AsyncClient
+    query_http: httpx.AsyncClient
     evolink: EvolinkClient
     local_host: LocalHost | None
     messenger: Messenger
@@ -95,6 +96,7 @@ class Services:
         await self.background.close()
         await self.replica.stop()
         await self.http.aclose()
+        await self.query_http.aclose()
         await self.store.close()
 
 
@@ -109,6 +111,10 @@ CONTEXT_TYPES = _ContextTypes(bot_data=BotData)
 
 BotApplication = Application[ExtBot[Any], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
 
+QUERY_LIMITS = httpx.Limits(
+    max_connections=QUERY_CONCURRENCY, max_keepalive_connections=QUERY_CONCURRENCY
+)
+
 COMMAND_NAMES = ("generate", "settings", "status", "history", "balance", "cancel", "help")
 
 
@@ -120,6 +126,16 @@ def build_services(
     http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
     evolink = EvolinkClient(
         http,
+        api_key=settings.evolink_api_key.get_secret_value(),
+        base_url=str(settings.evolink_base_url),
+        files_base_url=str(settings.evolink_files_base_url),
+        on_error=metrics.count_upstream_error,
+    )
+    # Task queries have a client of their own with a small pool: httpx's cost per request grows
+    # with the connections in its pool, and a thousand tasks in flight would fill a shared one.
+    query_http = httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=QUERY_LIMITS)
+    queries = EvolinkClient(
+        query_http,
         api_key=settings.evolink_api_key.get_secret_value(),
         base_url=str(settings.evolink_base_url),
         files_base_url=str(settings.evolink_files_base_url),
@@ -185,7 +201,7 @@ def build_services(
     )
     reconciler = Reconciler(
         store=store,
-        client=evolink,
+        client=queries,
         notices=notices,
         callbacks=settings.callbacks_enabled,
         window_seconds=settings.task_deadline_seconds,
@@ -193,7 +209,7 @@ def build_services(
     )
     tracker = TaskTracker(
         store=store,
-        client=evolink,
+        client=queries,
         notices=notices,
         reconciler=reconciler,
         deliverer=deliverer,
@@ -249,6 +265,7 @@ def build_services(
         settings=settings,
         store=store,
         http=http,
+        query_http=query_http,
         evolink=evolink,
         local_host=local_host,
         messenger=messenger,
