@@ -251,6 +251,7 @@ def build_services(
         access=access,
         submitter=submitter,
         metrics=metrics,
+        background=background,
     )
     replica = Replica(
         store=store,
@@ -261,6 +262,7 @@ def build_services(
     replica.on_recovery("files", drafts.recover)
     replica.on_recovery("submits", submitter.recover)
     replica.on_recovery("deliveries", tracker.recover)
+    replica.on_recovery("one-shot requests", generator.recover)
     return Services(
         settings=settings,
         store=store,

@@ -155,15 +155,15 @@ class DraftService:
         touched = await self._store.drafts.touched_at(draft_id)
         return 0.0 if touched is None else touched + self._quiet - self._store.db.clock()
 
-    async def expect_album(self, key: ChatKey, media: SeenMedia) -> None:
-        """The rest of this item's album belongs to the same one-shot request."""
+    def expect_album(self, key: ChatKey, media: SeenMedia) -> None:
+        """The rest of this item's album belongs to the same one-shot request (other replicas
+        find it in the request's record: see Generator.start_oneshot)."""
         now = self._clock()
         self._oneshot_albums = {
             k: v for k, v in self._oneshot_albums.items() if now - v[1] < ONESHOT_ALBUM_SECONDS
         }
         if media.media_group_id:
             self._oneshot_albums[(key.chat_id, media.media_group_id)] = (key, now)
-            await self._store.group_media.expect_album(key, media.media_group_id)
 
     async def joins_oneshot_album(self, key: ChatKey, media: SeenMedia) -> bool:
         """Whether a group media item belongs to a one-shot album this user started (its first
@@ -173,7 +173,7 @@ class DraftService:
         found = self._oneshot_albums.get((key.chat_id, media.media_group_id))
         if found is not None:
             return found[0] == key
-        owner = await self._store.group_media.oneshot_album_of(
+        owner = await self._store.oneshots.album_of(
             key.chat_id,
             media.media_group_id,
             since=self._store.db.clock() - ONESHOT_ALBUM_SECONDS,
@@ -371,6 +371,7 @@ class DraftService:
         for ref in await self._store.drafts.orphaned_references(alive_since=alive_since):
             draft = await self._store.drafts.get(ref.draft_id)
             if draft is not None and await self._store.drafts.take_reference(ref):
+                log.info("file taken over from a stopped replica", extra={"ref": ref.id})
                 self.start_processing(draft.key, draft.language, ref)
 
     async def _refresh_later(self, draft_id: int) -> None:

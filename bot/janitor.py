@@ -62,6 +62,7 @@ class Janitor:
         ):
             expired = await drafts.expire_stale(now - self._draft_ttl)
             group = await self._store.group_media.prune(now - 2 * DAY)
+            await self._store.oneshots.prune(now - 2 * DAY)
             # Telegram sends no copy of an update a day after it.
             await self._store.inbox.prune(now - DAY)
         cleaned = 0

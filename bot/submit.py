@@ -94,6 +94,7 @@ class Submitter:
             task = await self._store.tasks.take(orphan)
             if task is None:
                 continue  # another replica took it
+            log.info("submit taken over (%s)", task.status.value, extra={"task": task.id})
             if task.status is TaskStatus.PREPARING:
                 self.start(task.id)
             elif task.status is TaskStatus.SUBMITTING:

@@ -133,6 +133,7 @@ class TaskTracker:
                 continue
             task = await self._store.tasks.take(orphan)
             if task is not None and task.delivery is Delivery.SENDING:
+                log.info("send cut off by a stop taken over", extra={"task": task.id})
                 self._background.spawn(
                     self._deliverer.settle_interrupted(task), name=f"settle-{task.id}"
                 )

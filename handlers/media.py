@@ -35,12 +35,8 @@ async def media(update: Update, context: BotContext) -> None:
     caption = oneshot if oneshot is not None else message.caption
     draft = await services.drafts.add_media(key, lang, incoming, caption)
     if oneshot is not None and draft is not None:
-        await services.drafts.expect_album(key, incoming)
-        services.background.spawn(
-            services.generator.generate_when_quiet(
-                key, lang, draft.id, request_message_id=message.message_id
-            ),
-            name=f"oneshot-{draft.id}",
+        await services.generator.start_oneshot(
+            key, lang, draft.id, incoming, request_message_id=message.message_id
         )
 
 

@@ -9,6 +9,7 @@ from storage.db import Clock, Database, DatabaseUnavailable, IntegrityError
 from storage.drafts import DraftStore
 from storage.group_media import GroupMediaStore
 from storage.inbox import InboxStore
+from storage.oneshots import OneshotStore
 from storage.preferences import PreferenceStore
 from storage.replicas import ReplicaStore, new_replica_id
 from storage.sqlite import SqliteDatabase
@@ -21,6 +22,7 @@ __all__ = [
     "GroupMediaStore",
     "InboxStore",
     "IntegrityError",
+    "OneshotStore",
     "PreferenceStore",
     "ReplicaStore",
     "SqliteDatabase",
@@ -56,6 +58,7 @@ class Store:
         self.preferences = PreferenceStore(db)
         self.group_media = GroupMediaStore(db)
         self.inbox = InboxStore(db, me)
+        self.oneshots = OneshotStore(db, me)
         self.replicas = ReplicaStore(db, me)
 
     async def open(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from storage.db import Database, Row
-from storage.models import ChatKey, SeenMedia
+from storage.models import SeenMedia
 
 
 class GroupMediaStore:
@@ -42,31 +42,8 @@ class GroupMediaStore:
         return [_seen(row) for row in rows]
 
     async def prune(self, older_than: float) -> int:
-        """Forget media seen before `older_than` (unix seconds), and one-shot albums too."""
-        await self.db.write("DELETE FROM albums WHERE created_at < ?", (older_than,))
+        """Forget media seen before `older_than` (unix seconds)."""
         return await self.db.write("DELETE FROM group_media WHERE created_at < ?", (older_than,))
-
-    async def expect_album(self, key: ChatKey, media_group_id: str) -> None:
-        """The rest of this album belongs to `key`'s one-shot request (whichever replica its
-        items reach)."""
-        await self.db.write(
-            "INSERT INTO albums (chat_id, media_group_id, user_id, topic_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (key.chat_id, media_group_id, key.user_id, key.topic_id, self.db.clock()),
-        )
-
-    async def oneshot_album_of(
-        self, chat_id: int, media_group_id: str, *, since: float
-    ) -> ChatKey | None:
-        """Whose one-shot request an album started at or after `since` belongs to, if any."""
-        row = await self.db.fetchone(
-            "SELECT user_id, topic_id FROM albums WHERE chat_id = ? AND media_group_id = ?"
-            " AND created_at >= ?",
-            (chat_id, media_group_id, since),
-        )
-        if row is None:
-            return None
-        return ChatKey(chat_id=chat_id, user_id=int(row[0]), topic_id=int(row[1]))
 
 
 def _seen(row: Row) -> SeenMedia:

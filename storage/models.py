@@ -123,6 +123,19 @@ class SeenMedia:
 
 
 @dataclass(frozen=True)
+class Oneshot:
+    """A request made by a caption starting with /generate, once its album is in."""
+
+    id: int
+    key: ChatKey
+    language: str
+    media_group_id: str | None
+    draft_id: int
+    request_message_id: int
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
 class Draft:
     """What a user is putting together in a chat."""
 
