@@ -109,7 +109,7 @@ async def test_sound_alone_is_not_enough(
     )
     await bot.reply_to(ALICE, text_contains="audio 1", timeout=30)
     telegram.send_text(ALICE, ALICE, "/generate a song")
-    await bot.reply_to(ALICE, text_contains="at least one photo")
+    await bot.reply_to(ALICE, text_contains="Add a photo or a video clip first")
     assert evolink.submissions == []
 
 
