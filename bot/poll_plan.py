@@ -1,11 +1,11 @@
 """When to ask about a running task next: rarely while it cannot be done, often when it should be.
 
-- Queued upstream (pending, no progress): it must still be processed, which takes most of its
-  estimated time, so it is asked about at the longest gap.
-- Processing, with a pace (progress gained per second since the tracker first saw it
-  processing, over at least a few seconds): its end is predicted from the pace, and the next
-  query comes just before that, early by the prediction's margin of error.
-- Processing without a pace yet: the next query comes halfway to the end the estimate gives.
+- Queued upstream (pending, no progress), or processing without a pace yet: the next query
+  comes halfway to the end its estimated time gives (at most `longest` later).
+- Processing, first seen: the next query comes soon (a tenth of the estimate), to measure its
+  pace (progress gained per second since the tracker first saw it processing).
+- Processing, with a pace: its end is predicted from the pace, and the next query comes just
+  before that, early by the prediction's margin of error.
 - Around the predicted end: every `fast` seconds (so a finished task waits half that, on
   average); past it, less and less often the later the task is (stuck at 99 %, or a wrong
   estimate).
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 DEFAULT_ESTIMATE_SECONDS = 120.0
 FAST_SECONDS = 2.0  # the gap around the predicted end
 APPROACH = 0.5  # without a pace, the next query comes this share of the way to the end
+PACE_PROBE = 0.1  # a task first seen processing is asked again this share of its estimate later
 LATE_BACKOFF = 0.25  # past the end, the gap grows by this share of how late the task is
 MIN_PACE_SECONDS = 3.0  # a pace measured over less time than this is not trusted
 # The margin of a predicted end: progress is whole percents (so ±1 at each end of the pace's
@@ -85,8 +86,11 @@ def next_delay(
         gained = reading.progress - reading.baseline_progress
         margin = max(fast, left * (PACE_WANDER + 2 / gained))
         delay = left - margin
-    else:
+    elif reading.queued:
         delay = APPROACH * left
+    else:
+        estimate = reading.estimate or DEFAULT_ESTIMATE_SECONDS
+        delay = min(APPROACH * left, max(fast, PACE_PROBE * estimate))
     delay = min(max(delay, fast), longest)
     if callbacks:
         delay *= SAFETY_NET_FACTOR

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from typing import Any
 
@@ -85,6 +86,7 @@ class TaskTracker:
         self._clock = clock
         self._queries = asyncio.Semaphore(QUERY_CONCURRENCY)
         self._wake = asyncio.Event()
+        self._wake_at = 0.0  # when the loop means to look for due tasks next
         self._busy: set[int] = set()
         # Tasks hinted while a check of theirs was in flight: that check may have read the state
         # from before the change, so they are checked again once it is over.
@@ -107,6 +109,11 @@ class TaskTracker:
     def wake(self) -> None:
         """Look for due tasks now (a task was submitted, or a callback came)."""
         self._wake.set()
+
+    def _due(self, at: float) -> None:
+        """A task was scheduled for `at`: the loop looks sooner if it meant to sleep past it."""
+        if at < self._wake_at:
+            self._wake.set()
 
     async def on_callback(self, task: Task, claim: str | None) -> None:
         """A callback to this task's secret URL said it changed; `claim` is the task id its body
@@ -245,12 +252,13 @@ class TaskTracker:
             later = self._interval * LATE_POLL_INTERVALS
         else:
             later = min(self._interval * 2, RETRY_SECONDS)
-        await self._store.tasks.update(
+        if await self._store.tasks.update(
             task.id,
             next_poll_at=self._clock() + later,
             expect_status=[task.status],
             expect_poll_at=task.next_poll_at,
-        )
+        ):
+            self._due(self._clock() + later)
 
     async def apply(self, task: Task, state: VideoTask) -> None:
         """Record what the task query said; a final state goes on to delivery."""
@@ -276,9 +284,9 @@ class TaskTracker:
             return
         now = self._clock()
         status = TaskStatus.PROCESSING if state.status == "processing" else task.status
-        # The pace baseline: the first reading that saw the task processing.
+        # The pace baseline: the first reading that saw the task processing upstream.
         baseline = (task.rate_at, task.rate_progress)
-        if task.rate_at is None and status is TaskStatus.PROCESSING:
+        if task.rate_at is None and state.status == "processing":
             baseline = (now, state.progress)
         estimate = state.task_info.estimated_time or task.estimated_time
         reading = Reading(
@@ -290,7 +298,7 @@ class TaskTracker:
             baseline_progress=baseline[1],
         )
         delay = next_delay(reading, longest=self._interval, callbacks=self._callbacks)
-        await self._store.tasks.update(
+        if await self._store.tasks.update(
             task.id,
             status=status,
             progress=state.progress,
@@ -301,7 +309,8 @@ class TaskTracker:
             expect_status=[TaskStatus.PENDING, TaskStatus.PROCESSING],
             # A callback that made the task due meanwhile wins: it is looked at again at once.
             expect_poll_at=task.next_poll_at,
-        )
+        ):
+            self._due(now + delay)
         await self._show_progress(task, state.progress)
 
     async def _finish(self, task_id: int) -> None:
@@ -344,9 +353,11 @@ class TaskTracker:
                 await self._tick()
             except Exception:
                 log.exception("task tracker tick failed")
+            self._wake_at = math.inf  # a check that ends meanwhile wakes the loop
             next_at = await self._store.tasks.next_poll_at(self._clock())
             timeout = self._interval if next_at is None else next_at - self._clock()
             timeout = min(max(timeout, GATHER_SECONDS), self._interval)
+            self._wake_at = self._clock() + timeout
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
