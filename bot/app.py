@@ -21,6 +21,7 @@ from bot.balance import Balance
 from bot.delivery import Deliverer
 from bot.drafts import DraftService
 from bot.evolink import EvolinkClient
+from bot.evolink.lanes import QueryLanes
 from bot.generate import Generator
 from bot.history import HistoryService
 from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
@@ -56,7 +57,7 @@ class Services:
     settings: Settings
     store: Store
     http: httpx.AsyncClient
-    query_http: httpx.AsyncClient
+    query_http: list[httpx.AsyncClient]
     evolink: EvolinkClient
     local_host: LocalHost | None
     messenger: Messenger
@@ -96,7 +97,8 @@ class Services:
         await self.background.close()
         await self.replica.stop()
         await self.http.aclose()
-        await self.query_http.aclose()
+        for lane in self.query_http:
+            await lane.aclose()
         await self.store.close()
 
 
@@ -111,9 +113,7 @@ CONTEXT_TYPES = _ContextTypes(bot_data=BotData)
 
 BotApplication = Application[ExtBot[Any], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
 
-QUERY_LIMITS = httpx.Limits(
-    max_connections=QUERY_CONCURRENCY, max_keepalive_connections=QUERY_CONCURRENCY
-)
+LANE_LIMITS = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 
 COMMAND_NAMES = ("generate", "settings", "status", "history", "balance", "cancel", "help")
 
@@ -131,15 +131,22 @@ def build_services(
         files_base_url=str(settings.evolink_files_base_url),
         on_error=metrics.count_upstream_error,
     )
-    # Task queries have a client of their own with a small pool: httpx's cost per request grows
-    # with the connections in its pool, and a thousand tasks in flight would fill a shared one.
-    query_http = httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=QUERY_LIMITS)
-    queries = EvolinkClient(
-        query_http,
-        api_key=settings.evolink_api_key.get_secret_value(),
-        base_url=str(settings.evolink_base_url),
-        files_base_url=str(settings.evolink_files_base_url),
-        on_error=metrics.count_upstream_error,
+    # Task queries go through lanes of one-connection clients (see bot.evolink.lanes).
+    query_http = [
+        httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=LANE_LIMITS)
+        for _ in range(QUERY_CONCURRENCY)
+    ]
+    queries = QueryLanes(
+        [
+            EvolinkClient(
+                lane,
+                api_key=settings.evolink_api_key.get_secret_value(),
+                base_url=str(settings.evolink_base_url),
+                files_base_url=str(settings.evolink_files_base_url),
+                on_error=metrics.count_upstream_error,
+            )
+            for lane in query_http
+        ]
     )
     database_url = settings.database_url.get_secret_value() if settings.database_url else None
     store = Store(database_at(database_url, sqlite_path=settings.database_path, clock=clock))

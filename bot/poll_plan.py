@@ -1,14 +1,19 @@
 """When to ask about a running task next: rarely while it cannot be done, often when it should be.
 
-- Queued upstream (pending, no progress), or processing without a pace yet: the next query
-  comes halfway to the end its estimated time gives (at most `longest` later).
-- Processing, first seen: the next query comes soon (a tenth of the estimate), to measure its
-  pace (progress gained per second since the tracker first saw it processing).
+- Queued upstream (pending, no progress): it cannot end before it has been processed, which
+  takes most of its estimate, so it is asked about every 0.4 of its estimate: often enough to
+  see it processing before it can end.
+- Processing, with no pace (its progress does not move): the next query comes halfway to the
+  end its estimated time gives (counted from when it was first seen processing, if that is
+  later).
+- Processing, first seen: the next query comes soon (a tenth of the estimate, sooner if the
+  progress made since the previous query says it may be nearly done), to measure its pace
+  (progress gained per second since the tracker first saw it processing).
 - Processing, with a pace: its end is predicted from the pace, and the next query comes just
   before that, early by the prediction's margin of error.
 - Around the predicted end: every `fast` seconds (so a finished task waits half that, on
-  average); past it, less and less often the later the task is (stuck at 99 %, or a wrong
-  estimate).
+  average); past it, less and less often the later the task is (a wrong estimate), or the
+  longer its progress stays where it is (stuck at 99 %).
 
 No gap is longer than `longest` (POLL_INTERVAL_SECONDS). With callbacks on, the upstream says
 when a task ends: the queries are a safety net, `SAFETY_NET_FACTOR` times rarer.
@@ -23,8 +28,13 @@ from dataclasses import dataclass
 DEFAULT_ESTIMATE_SECONDS = 120.0
 FAST_SECONDS = 2.0  # the gap around the predicted end
 APPROACH = 0.5  # without a pace, the next query comes this share of the way to the end
+PROCESSING_SHARE = 0.8  # of its estimate, what processing takes (the queue before it, the rest)
 PACE_PROBE = 0.1  # a task first seen processing is asked again this share of its estimate later
+# A queued task is asked about this share of its estimate apart: less than the time the fastest
+# tasks take to be processed, so it is seen processing before it can end.
+QUEUED_SHARE = 0.4
 LATE_BACKOFF = 0.25  # past the end, the gap grows by this share of how late the task is
+STUCK_GROWTH = 1.5  # at its end but not moving: each gap this many times the one before
 MIN_PACE_SECONDS = 3.0  # a pace measured over less time than this is not trusted
 # The margin of a predicted end: progress is whole percents (so ±1 at each end of the pace's
 # span), and a task's pace wanders a little.
@@ -44,6 +54,8 @@ class Reading:
     queued: bool = False  # pending upstream, nothing done yet
     baseline_age: float | None = None
     baseline_progress: int | None = None
+    since_previous: float | None = None  # seconds since the previous query, if any
+    previous_progress: int | None = None  # what the previous query said
 
     def pace(self) -> float | None:
         """Progress points per second since the baseline, when it can be trusted."""
@@ -62,7 +74,13 @@ def remaining(reading: Reading) -> float:
     pace = reading.pace()
     if pace is not None:
         return (100 - reading.progress) / pace
-    return (reading.estimate or DEFAULT_ESTIMATE_SECONDS) - reading.age
+    estimate = reading.estimate or DEFAULT_ESTIMATE_SECONDS
+    left = estimate - reading.age
+    if reading.baseline_age is not None:
+        # Seen processing since then: processing takes most of the estimate, whatever the wait
+        # in the queue before it.
+        left = max(left, reading.baseline_age + PROCESSING_SHARE * estimate - reading.age)
+    return left
 
 
 def next_delay(
@@ -75,10 +93,19 @@ def next_delay(
 ) -> float:
     """Seconds until the next query of a task that is still running upstream."""
     fast = min(fast, longest)
+    estimate = reading.estimate or DEFAULT_ESTIMATE_SECONDS
     left = remaining(reading)
     pace = reading.pace()
     if reading.queued:
-        delay = longest
+        # Whatever its estimate says: it cannot end before it has been processed.
+        delay = QUEUED_SHARE * estimate
+    elif pace is None and reading.baseline_age in (None, reading.age):
+        delay = max(fast, PACE_PROBE * estimate)
+        if reading.progress > 0 and reading.since_previous:
+            # All of this progress may have been made since the previous query: at that pace
+            # it ends in (100 - p) / p of that time.
+            soonest = reading.since_previous * (100 - reading.progress) / reading.progress
+            delay = min(delay, APPROACH * soonest)
     elif left <= 2 * fast:
         delay = fast + LATE_BACKOFF * max(0.0, -left)
     elif pace is not None:
@@ -86,11 +113,16 @@ def next_delay(
         gained = reading.progress - reading.baseline_progress
         margin = max(fast, left * (PACE_WANDER + 2 / gained))
         delay = left - margin
-    elif reading.queued:
-        delay = APPROACH * left
     else:
-        estimate = reading.estimate or DEFAULT_ESTIMATE_SECONDS
-        delay = min(APPROACH * left, max(fast, PACE_PROBE * estimate))
+        delay = APPROACH * left
+    if (
+        pace is not None
+        and reading.since_previous
+        and reading.progress == reading.previous_progress
+    ):
+        # Not moving since the previous query (stuck at 99 %, "finalising"): each gap half as
+        # long again as the one before.
+        delay = max(delay, STUCK_GROWTH * reading.since_previous)
     delay = min(max(delay, fast), longest)
     if callbacks:
         delay *= SAFETY_NET_FACTOR

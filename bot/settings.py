@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     http_host: str = "0.0.0.0"  # noqa: S104 - the web server must be reachable from outside the container
     http_port: int = Field(default=8080, ge=0, le=65535)
 
-    poll_interval_seconds: float = Field(default=30.0, gt=0)
+    poll_interval_seconds: float = Field(default=60.0, gt=0)
     progress_edit_seconds: float = Field(default=5.0, ge=0)
     task_deadline_seconds: float = Field(default=2 * 3600, gt=0)
     http_timeout_seconds: float = Field(default=60.0, gt=0)

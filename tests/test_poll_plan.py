@@ -6,15 +6,30 @@ import pytest
 
 from bot.poll_plan import FAST_SECONDS, SAFETY_NET_FACTOR, Reading, next_delay, remaining
 
-LONGEST = 30.0
+LONGEST = 60.0
 
 
 def delay(reading: Reading, **kwargs: object) -> float:
     return next_delay(reading, longest=LONGEST, jitter=False, **kwargs)  # type: ignore[arg-type]
 
 
-def test_a_task_just_submitted_is_asked_about_at_the_longest_gap() -> None:
-    assert delay(Reading(age=0.5, estimate=120, progress=0, queued=True)) == LONGEST
+def test_a_queued_task_is_asked_about_at_a_share_of_its_estimate_however_late() -> None:
+    # It cannot end before it is processed, which takes most of its estimate.
+    for age in (0.5, 100, 900):
+        assert delay(Reading(age=age, estimate=120, progress=0, queued=True)) == pytest.approx(48)
+
+
+def test_a_task_first_seen_far_along_is_asked_again_before_it_can_end() -> None:
+    # 80 % done, and 40 s ago it had not started: at that pace it ends in 10 s.
+    reading = Reading(
+        age=70,
+        estimate=120,
+        progress=80,
+        baseline_age=70,
+        baseline_progress=80,
+        since_previous=40,
+    )
+    assert delay(reading) == pytest.approx(5.0)
 
 
 def test_a_task_first_seen_processing_is_asked_again_soon_to_learn_its_pace() -> None:
@@ -35,10 +50,32 @@ def test_around_the_predicted_end_it_is_every_fast_gap() -> None:
     assert delay(reading) == FAST_SECONDS
 
 
-def test_the_later_past_the_end_the_rarer_up_to_the_longest_gap() -> None:
-    late = [Reading(age=120 + extra, estimate=120, progress=99) for extra in (4, 20, 60, 600)]
+def test_the_later_past_the_estimate_the_rarer_up_to_the_longest_gap() -> None:
+    # Processing (seen at 120 s), its progress not moving: the estimate is all there is.
+    late = [
+        Reading(age=age, estimate=120, progress=40, baseline_age=20, baseline_progress=40)
+        for age in (124, 140, 180, 900)
+    ]
     waits = [delay(r) for r in late]
     assert waits == sorted(waits) and waits[0] > FAST_SECONDS and waits[-1] == LONGEST
+
+
+def test_a_task_stuck_at_its_last_percent_is_asked_less_and_less_often() -> None:
+    gap, age, waits = 2.0, 100.0, []
+    for _ in range(12):
+        reading = Reading(
+            age=age,
+            estimate=120,
+            progress=99,
+            baseline_age=30,
+            baseline_progress=40,
+            since_previous=gap,
+            previous_progress=99,
+        )
+        gap = delay(reading)
+        age += gap
+        waits.append(gap)
+    assert waits == sorted(waits) and waits[0] == 3.0 and waits[-1] == LONGEST
 
 
 def test_progress_that_does_not_move_falls_back_on_the_estimate() -> None:

@@ -39,7 +39,7 @@ def test_defaults_follow_the_documented_contract(monkeypatch: pytest.MonkeyPatch
     assert settings.media_hosting is MediaHosting.EVOLINK
     assert settings.evolink_callbacks is CallbackMode.AUTO
     assert (settings.http_host, settings.http_port) == ("0.0.0.0", 8080)
-    assert settings.poll_interval_seconds == 30
+    assert settings.poll_interval_seconds == 60
     assert (settings.replicas, settings.replica_timeout_seconds) == (1, 30)
     assert settings.data_dir == Path("data")
     assert settings.callbacks_enabled is False  # no public URL: behind NAT, polling only

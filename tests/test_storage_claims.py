@@ -21,6 +21,7 @@ ALICE = ChatKey(chat_id=10, user_id=1)
 ALICE_KEY = (10, 1)
 BOB_KEY = (20, 2)
 
+
 @pytest.fixture
 async def replicas(
     tmp_path: Path, database_url: str | None
