@@ -295,12 +295,14 @@ async def seed_processing_tasks(
     next_poll_at: Callable[[int], float],
     submitted_ago: float | Callable[[int], float] = 300.0,
     callback_base: str | None = None,
+    seen_processing_ago: float | None = None,
 ) -> list[Seeded]:
     """Write `count` tasks in state `processing` (one draft each, one private chat each), as
     `storage` would after a submit, and register each with the fake Evolink as processing at 10 %.
 
     `submitted_ago` (seconds, or per task) puts the submit that many seconds back. With
-    `callback_base`, the fake calls back the bot there.
+    `callback_base`, the fake calls back the bot there. With `seen_processing_ago`, the tracker
+    first saw them processing (at 10 %) that long ago.
     """
     ago = submitted_ago if callable(submitted_ago) else (lambda _: float(submitted_ago))
     store = Store(SqliteDatabase(db_path))
@@ -331,6 +333,8 @@ async def seed_processing_tasks(
                 estimated_time=120,
                 submitted_at=now - ago(i),
                 next_poll_at=next_poll_at(i),
+                rate_at=None if seen_processing_ago is None else now - seen_processing_ago,
+                rate_progress=None if seen_processing_ago is None else 10,
                 owner=None,  # in no replica's hands: the bot polls it when it is due
                 expect_status=[TaskStatus.PREPARING],
             )

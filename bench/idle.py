@@ -17,7 +17,7 @@ per user, registered with the fake Evolink; none has a status message, so no pro
 - backlog: the same, the upstream's queue 10 times the estimate deep on average (a thousand
   tasks in flight mostly means a long queue upstream);
 - stalled: every task processing since long past its estimate, its progress never moving, never
-  finishing (the run of earlier releases of this benchmark);
+  finishing (the run of earlier releases of this benchmark; the tracker has known them a while);
 - restart: the stalled tasks all due at once, as after a restart: the time until every task was
   queried once is the restart sweep.
 The steady columns leave out the first `warmup` seconds.
@@ -280,6 +280,7 @@ def _stalled(cfg: Config, *, spread: bool) -> Seeder:
             first_chat=100_000,
             next_poll_at=lambda i: time.time() + (LONGEST * i / cfg.tasks if spread else 0.0),
             submitted_ago=3 * cfg.estimate,
+            seen_processing_ago=2 * cfg.estimate,
         )
         return [s.upstream_id for s in seeded], None
 

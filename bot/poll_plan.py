@@ -33,7 +33,7 @@ PACE_PROBE = 0.1  # a task first seen processing is asked again this share of it
 # A queued task is asked about this share of its estimate apart: less than the time the fastest
 # tasks take to be processed, so it is seen processing before it can end.
 QUEUED_SHARE = 0.4
-LATE_BACKOFF = 0.25  # past the end, the gap grows by this share of how late the task is
+LATE_BACKOFF = 0.5  # past the end, the gap grows by this share of how late the task is
 STUCK_GROWTH = 1.5  # at its end but not moving: each gap this many times the one before
 MIN_PACE_SECONDS = 3.0  # a pace measured over less time than this is not trusted
 # The margin of a predicted end: progress is whole percents (so ±1 at each end of the pace's

@@ -38,7 +38,7 @@ RETRY_SECONDS = 5.0
 # seconds, and at 150 ms an answer some fifty queries a second go through.
 QUERY_CONCURRENCY = 8
 # Due tasks are gathered this long into one claim (unless a submit or a callback wakes the loop).
-GATHER_SECONDS = 0.2
+GATHER_SECONDS = 0.4
 
 _FINAL_UPSTREAM = {
     "completed": TaskStatus.COMPLETED,

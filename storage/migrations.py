@@ -190,6 +190,11 @@ SQLITE_MIGRATIONS: Final[tuple[str, ...]] = (
     ALTER TABLE tasks ADD COLUMN owner TEXT;
     ALTER TABLE tasks ADD COLUMN rate_progress INTEGER;
     ALTER TABLE tasks ADD COLUMN rate_at REAL;
+    -- the tasks the tracker watches, by when they are due (storage.tasks.WATCHED)
+    CREATE INDEX tasks_poll ON tasks (next_poll_at)
+        WHERE ((status IN ('pending', 'processing') AND upstream_id IS NOT NULL)
+        OR (status = 'unknown' AND (delivery = 'none' OR callback_claim IS NOT NULL))
+        OR (status = 'failed' AND error_code = 'deadline' AND upstream_id IS NOT NULL));
     ALTER TABLE refs ADD COLUMN owner TEXT;
     CREATE INDEX refs_pending ON refs (status) WHERE status = 'pending';
     ALTER TABLE drafts ADD COLUMN summary_due_at REAL;
@@ -371,6 +376,10 @@ POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
     ALTER TABLE tasks ADD COLUMN owner TEXT;
     ALTER TABLE tasks ADD COLUMN rate_progress INTEGER;
     ALTER TABLE tasks ADD COLUMN rate_at DOUBLE PRECISION;
+    CREATE INDEX tasks_poll ON tasks (next_poll_at NULLS FIRST)
+        WHERE ((status IN ('pending', 'processing') AND upstream_id IS NOT NULL)
+        OR (status = 'unknown' AND (delivery = 'none' OR callback_claim IS NOT NULL))
+        OR (status = 'failed' AND error_code = 'deadline' AND upstream_id IS NOT NULL));
     ALTER TABLE refs ADD COLUMN owner TEXT;
     CREATE INDEX refs_pending ON refs (status) WHERE status = 'pending';
     ALTER TABLE drafts ADD COLUMN summary_due_at DOUBLE PRECISION;

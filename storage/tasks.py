@@ -35,6 +35,13 @@ _DUE = (
     f" OR (status = 'failed' AND error_code = '{DEADLINE}' AND upstream_id IS NOT NULL"
     " AND submitted_at >= ?)"
 )
+# The same without the time limit on given-up tasks: the predicate of the partial index
+# `tasks_poll` (by next_poll_at), named word for word in the queries so that both engines use it.
+WATCHED = (
+    "((status IN ('pending', 'processing') AND upstream_id IS NOT NULL)"
+    " OR (status = 'unknown' AND (delivery = 'none' OR callback_claim IS NOT NULL))"
+    f" OR (status = 'failed' AND error_code = '{DEADLINE}' AND upstream_id IS NOT NULL))"
+)
 
 _COLUMNS = frozenset(
     {
@@ -192,7 +199,7 @@ class TaskStore:
             "UPDATE tasks SET next_poll_at = ?,"
             # A send in hand keeps its owner (see `orphaned`).
             " owner = CASE WHEN delivery = 'sending' THEN owner ELSE ? END"
-            f" WHERE id IN (SELECT id FROM tasks WHERE ({_DUE})"
+            f" WHERE id IN (SELECT id FROM tasks WHERE {WATCHED} AND ({_DUE})"
             " AND (next_poll_at IS NULL OR next_poll_at <= ?)"
             f" ORDER BY next_poll_at NULLS FIRST LIMIT ?{self.db.skip_locked}) RETURNING *",
             (lease_until, self.me, now - LATE_WATCH_SECONDS, now, limit),
@@ -212,11 +219,13 @@ class TaskStore:
 
     async def next_poll_at(self, now: float) -> float | None:
         """When the next task is due, if the tracker has any to look at."""
+        # The first one in `tasks_poll`'s order: one step along the index, not a count of all.
         row = await self.db.fetchone(
-            f"SELECT MIN(COALESCE(next_poll_at, 0)) FROM tasks WHERE {_DUE}",
+            f"SELECT COALESCE(next_poll_at, 0) FROM tasks WHERE {WATCHED} AND ({_DUE})"
+            " ORDER BY next_poll_at NULLS FIRST LIMIT 1",
             (now - LATE_WATCH_SECONDS,),
         )
-        return float(row[0]) if row and row[0] is not None else None
+        return float(row[0]) if row is not None else None
 
     async def by_upstream_id(self, upstream_id: str) -> Task | None:
         """Our task for an upstream task id, if we have one."""
