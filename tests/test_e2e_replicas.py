@@ -12,13 +12,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.balancer import RoundRobin
+from tests.cluster import Cluster
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import Call, FakeTelegram
-from tests.harness import BotProcess
 from tests.mediagen import image_bytes
 
 pytestmark = pytest.mark.e2e
@@ -31,63 +29,22 @@ GROUP, TOPIC = -1009900, 77
 TOPIC_USERS = {904: "two owls trade places on a branch", 905: "a snail climbs a glass of milk"}
 
 
-class Cluster:
-    """The replicas, the balancer in front of them, and the fakes they talk to."""
-
-    def __init__(
-        self, telegram: FakeTelegram, evolink: FakeEvolink, root: Path, database_url: str
-    ) -> None:
-        self.telegram, self.evolink = telegram, evolink
-        self.replicas = [
-            BotProcess(telegram, evolink, root / f"replica{n}" / "data") for n in range(REPLICAS)
-        ]
-        self.balancer = RoundRobin([f"http://127.0.0.1:{r.port}" for r in self.replicas])
-        self.database_url = database_url
-
-    async def start(self) -> None:
-        public = await self.balancer.start()
-        for replica in self.replicas:
-            replica.env |= {
-                "DATABASE_URL": self.database_url,
-                "REPLICAS": str(REPLICAS),
-                "REPLICA_TIMEOUT_SECONDS": str(TIMEOUT),
-                "TELEGRAM_WEBHOOK_URL": f"{public}/telegram",
-                "PUBLIC_BASE_URL": public,
-                "EVOLINK_CALLBACKS": "on",
-                "MEDIA_HOSTING": "evolink",
-                "POLL_INTERVAL_SECONDS": "0.3",  # with callbacks on: a query every ~3 s
-                "ALBUM_QUIET_SECONDS": "0.5",
-            }
-        await asyncio.gather(*(r.start() for r in self.replicas))
-        async with httpx.AsyncClient(trust_env=False) as http:
-            for replica in self.replicas:  # every one serves (the first setWebhook wakes all)
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        if (await http.get(f"http://127.0.0.1:{replica.port}/healthz")).is_success:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    assert time.monotonic() < deadline, replica.log[-3000:]
-                    await asyncio.sleep(0.1)
-
-    async def stop(self) -> None:
-        for replica in self.replicas:
-            if replica.process is not None and replica.process.returncode is None:
-                await replica.terminate()
-        await self.balancer.stop()
-
-    def holder_of(self, update_id: int) -> BotProcess:
-        """The replica the balancer gave this update to."""
-        backend = self.balancer.updates[update_id]
-        return next(r for r in self.replicas if backend.endswith(f":{r.port}"))
-
-
 @pytest.fixture
 async def cluster(
     telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path, postgres_url: str
 ) -> AsyncIterator[Cluster]:
-    running = Cluster(telegram, evolink, tmp_path, postgres_url)
+    running = Cluster(
+        telegram,
+        evolink,
+        tmp_path,
+        postgres_url,
+        replicas=REPLICAS,
+        REPLICA_TIMEOUT_SECONDS=str(TIMEOUT),
+        EVOLINK_CALLBACKS="on",
+        MEDIA_HOSTING="evolink",
+        POLL_INTERVAL_SECONDS="0.3",  # with callbacks on: a query every ~3 s
+        ALBUM_QUIET_SECONDS="0.5",
+    )
     try:
         await running.start()
         yield running
