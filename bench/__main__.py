@@ -31,6 +31,8 @@ BENCHMARKS: dict[str, list[str]] = {
     "storage": [sys.executable, "-m", "bench.storage"],
     "load-process": [sys.executable, str(BENCH / "load.py"), "--bot-process"],
     "burst": [sys.executable, "-m", "bench.burst"],
+    # Needs PostgreSQL: TEST_DATABASE_URL, as `scripts/with-postgres python -m bench` sets it.
+    "replicas": [sys.executable, "-m", "bench.replicas"],
 }
 TITLES = {
     "media": "Media normalisers vs bare transforms (`python bench/media.py`)",
@@ -44,6 +46,7 @@ TITLES = {
         "--bot-process`)"
     ),
     "burst": "A burst of heavy media from 26 users at once (`python -m bench.burst`)",
+    "replicas": "Three replicas against one (`scripts/with-postgres python -m bench.replicas`)",
 }
 
 

@@ -15,6 +15,7 @@ from PIL import Image
 
 from bench import idle, latency, throughput
 from bench import media as media_bench
+from bench import replicas as replicas_bench
 from bench import storage as storage_bench
 from bench._common import Result
 from tests.mediagen import image_bytes
@@ -62,3 +63,10 @@ def test_media_bench_sides_run(tmp_path: Path) -> None:
 async def test_storage_bench_runs() -> None:
     # PostgreSQL too when the tests have a server (TEST_DATABASE_URL).
     _check(await storage_bench.run(storage_bench.Config.tiny()))
+
+
+async def test_replicas_bench_runs(postgres_server: str) -> None:
+    # Needs the tests' PostgreSQL server (the fixture skips, or fails when one is required).
+    result = await replicas_bench.run(replicas_bench.Config.tiny())
+    _check(result)
+    assert [v for k, v in result.figures.items() if k.endswith("tasks_per_request")] == [1.0, 1.0]
