@@ -11,12 +11,12 @@ is nobody to wait for: at start, whatever a previous run left is taken over at o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 
+from bot.background import Loop
 from storage import Store
 from storage.db import Clock
 
@@ -37,7 +37,7 @@ class Replica:
         self._timeout = timeout
         self._clock = clock
         self._recoveries: list[tuple[str, Recovery]] = []
-        self._loop: asyncio.Task[None] | None = None
+        self._loop = Loop(self._run, name="replica")
 
     def alive_since(self) -> float:
         """Replicas that beat since then are alive; work of the others is orphaned."""
@@ -65,16 +65,11 @@ class Replica:
 
     def start(self) -> None:
         """Beat, and look for orphaned work, until stopped."""
-        if self._loop is None:
-            self._loop = asyncio.create_task(self._run(), name="replica")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop beating and leave: what this process still held is anyone's at once."""
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-            self._loop = None
+        await self._loop.stop()
         try:
             await self._store.replicas.leave()
         except Exception:

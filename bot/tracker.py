@@ -11,9 +11,8 @@ import contextlib
 import logging
 import math
 import time
-from typing import Any
 
-from bot.background import Background
+from bot.background import Background, Loop
 from bot.delivery import Deliverer
 from bot.evolink import EvolinkError, VideoTask
 from bot.evolink.lanes import TaskReader
@@ -91,20 +90,15 @@ class TaskTracker:
         # Tasks hinted while a check of theirs was in flight: that check may have read the state
         # from before the change, so they are checked again once it is over.
         self._recheck: set[int] = set()
-        self._loop: asyncio.Task[Any] | None = None
+        self._loop = Loop(self._run, name="task-tracker")
 
     def start(self) -> None:
         """Start the polling loop."""
-        if self._loop is None:
-            self._loop = asyncio.create_task(self._run(), name="task-tracker")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop the polling loop (tasks in flight are picked up again after a restart)."""
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-            self._loop = None
+        await self._loop.stop()
 
     def wake(self) -> None:
         """Look for due tasks now (a task was submitted, or a callback came)."""
