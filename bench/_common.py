@@ -227,6 +227,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime (14), stime (15)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process with its children: those still running (the bot's media workers)
+    and theirs, and those that ended and were reaped (cutime + cstime)."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_text()
+        children = [
+            int(child)
+            for thread in Path(f"/proc/{pid}/task").iterdir()
+            for child in (thread / "children").read_text().split()
+        ]
+    except (OSError, ValueError):
+        return 0.0  # it ended meanwhile
+    fields = data[data.rindex(")") + 2 :].split()
+    own = sum(int(value) for value in fields[11:15]) / CLOCK_TICKS  # utime stime cutime cstime
+    return own + sum(tree_cpu_seconds(child) for child in children)
+
+
 def memory_mb(pid: int) -> tuple[float, float]:
     """(current RSS, peak RSS) of a process in MiB (/proc/<pid>/status VmRSS, VmHWM)."""
     values = {}

@@ -4,7 +4,9 @@ Run with ``python -m bench.idle`` from the repository root (``--help`` for the s
 runs as ``python -m bot`` in a child process at its defaults (callbacks off, so every task is
 followed by querying it); the fakes run in this process. Every second the child's
 /proc/<pid>/stat (utime + stime) and /proc/<pid>/status (VmRSS, VmHWM) are read, with the fake
-Evolink's task queries and the videos sent so far. CPU % is of one core.
+Evolink's task queries and the videos sent so far. CPU % is of one core: the bot process alone
+(where tracking runs), and with its media workers (they would add a sound track to a silent
+video before it is sent; the tasks here have sound, so their videos go by URL).
 
 Runs, each a fresh bot and database (tasks written through ``storage``, one draft and one task
 per user, registered with the fake Evolink; none has a status message, so no progress edits):
@@ -52,6 +54,7 @@ from bench._common import (
     memory_mb,
     seed_processing_tasks,
     table,
+    tree_cpu_seconds,
 )
 from bot.poll_plan import Reading, next_delay
 from storage import SqliteDatabase, Store
@@ -94,6 +97,7 @@ class Sample:
 
     at: float
     cpu: float
+    tree: float  # CPU seconds of the bot with its media workers
     rss: float
     hwm: float
     queries: int
@@ -238,9 +242,9 @@ async def measure(work: Path, name: str, seeder: Seeder, cfg: Config, window: fl
                 now = time.time()
                 rss, hwm = memory_mb(bot.pid)
                 videos = sum(1 for c in telegram.calls if c.method == "sendVideo" and c.ok)
-                samples.append(
-                    Sample(now, cpu_seconds(bot.pid), rss, hwm, len(evolink.task_queries), videos)
-                )
+                cpu, tree = cpu_seconds(bot.pid), tree_cpu_seconds(bot.pid)
+                queries = len(evolink.task_queries)
+                samples.append(Sample(now, cpu, tree, rss, hwm, queries, videos))
                 if flow is not None:
                     in_flight.append(flow.in_flight)
                 if now - ready >= window:
@@ -350,6 +354,7 @@ async def run(cfg: Config) -> Result:
             f"{max(s.hwm for s in whole):.1f}",
             f"{statistics.median(s.rss for s in part):.1f}" if part else "–",
             f"{100 * _rate(part or whole, 'cpu'):.1f}",
+            f"{100 * _rate(part or whole, 'tree'):.1f}",
             f"{_rate(part or whole, 'queries'):.1f}",
             f"{_rate(part or whole, 'videos'):.2f}",
         )
@@ -361,6 +366,7 @@ async def run(cfg: Config) -> Result:
         "RSS peak MB",
         "RSS steady MB",
         "CPU %",
+        "+ workers %",
         "queries/s",
         "videos/s",
     )
@@ -388,6 +394,7 @@ async def run(cfg: Config) -> Result:
         m, skip = measured[key]
         part = m.between(m.ready_at + (skip or 0)) or m.samples
         figures[f"{key}.cpu"] = _rate(part, "cpu")
+        figures[f"{key}.cpu_workers"] = _rate(part, "tree")
         figures[f"{key}.qps"] = _rate(part, "queries")
         figures[f"{key}.rss"] = statistics.median(s.rss for s in part)
     return Result("\n".join(lines), figures)

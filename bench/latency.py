@@ -2,10 +2,11 @@
 
 Run with ``python -m bench.latency`` from the repository root (``--help`` for the sizes). The
 bot runs as users run it, ``python -m bot`` in a child process, with the product's defaults
-(Files API hosting, ALBUM_QUIET_SECONDS=1.5, POLL_INTERVAL_SECONDS=10) except where a section
-varies one; the fake Telegram and the fake Evolink run in this process, on loopback. Every time
-is wall-clock time.time() in this process: the fake Telegram's Call.at is when a Bot API request
-reached it, the fake Evolink's marks are taken in its handlers (see bench._common.TimedEvolink).
+(Files API hosting, ALBUM_QUIET_SECONDS=1.5, POLL_INTERVAL_SECONDS=60, paced queries) except
+where a section varies one; the fake Telegram and the fake Evolink run in this process, on
+loopback. Every time is wall-clock time.time() in this process: the fake Telegram's Call.at is
+when a Bot API request reached it, the fake Evolink's marks are taken in its handlers (see
+bench._common.TimedEvolink).
 
 (a)/(b) A user sends the media (one message each, queued at once), then, once the draft summary
 shows every file, /generate. Media are downloaded, normalised and uploaded to the Files API as
@@ -20,9 +21,12 @@ the real service does on its side: it is shown, but it is not the bot's.
 EVOLINK_CALLBACKS=on: the fake completes one task at a time and posts its callback; the time is
 from the POST leaving the fake to the sendVideo request reaching the fake Telegram.
 
-(d) Callbacks off, POLL_INTERVAL_SECONDS as listed, tasks seeded as submitted 300 s ago (past
-the fake's 120 s estimate, so the tracker polls at the plain interval, ±15 % jitter): time from
-complete() returning (the task now reads completed) to sendVideo.
+(d) Behind NAT (callbacks off), the bot at its default settings beside a bare peer that queries
+each of its tasks every 5 s (bench/_peer_poller.py, a process of its own), on the same fakes:
+each side follows tasks of its own, all submitted at the start, each queued and then processed
+for times drawn from bench._common.CompletionModel around the fake's estimate (the fake's
+progress moving with it). The time is from the moment a task reads completed to the sendVideo
+request of its video; also the task queries each side made per task.
 """
 
 from __future__ import annotations

@@ -35,7 +35,16 @@ if __package__ in (None, ""):
 
 import asyncpg
 
-from bench._common import ROOT, Result, cpu_seconds, load, machine, ms, percentile, table
+from bench._common import (
+    ROOT,
+    Result,
+    load,
+    machine,
+    ms,
+    percentile,
+    table,
+    tree_cpu_seconds,
+)
 from tests.cluster import Cluster
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import FakeTelegram
@@ -105,6 +114,7 @@ async def one_run(work: Path, replicas: int, cfg: Config) -> Run:
     photos = [image_bytes(800 + 16 * n, 600) for n in range(cfg.photos)]
     try:
         async with FakeTelegram() as telegram, FakeEvolink() as evolink:
+            evolink.credits = 100.0 * cfg.requests  # the account never runs dry here
             evolink.callback_retry_delays = (0.5, 1.0, 2.0)
             evolink.timeline = lambda: (0.0, rng.uniform(1, 3))
             cluster = Cluster(
@@ -123,7 +133,7 @@ async def one_run(work: Path, replicas: int, cfg: Config) -> Run:
                     replica.env.pop(test_setting)  # the product's defaults
             await cluster.start()
             pids = [r.process.pid for r in cluster.replicas if r.process is not None]
-            cpu_before = sum(_tree_cpu(pid) for pid in pids)
+            cpu_before = sum(tree_cpu_seconds(pid) for pid in pids)
             asked: dict[int, tuple[float, int]] = {}
             started = time.time()
             for n in range(cfg.requests):
@@ -146,7 +156,7 @@ async def one_run(work: Path, replicas: int, cfg: Config) -> Run:
                 await asyncio.sleep(0.2)
             finished = max((c.at for c in telegram.sent("sendVideo") if c.ok), default=started)
             await asyncio.sleep(2.0)  # a second video, if any were coming, would be here by now
-            cpu = sum(_tree_cpu(pid) for pid in pids) - cpu_before
+            cpu = sum(tree_cpu_seconds(pid) for pid in pids) - cpu_before
             served = [cluster.balancer.served[b] for b in cluster.balancer.backends]
             await cluster.stop()
             sent: dict[int, list[float]] = {}
@@ -174,17 +184,6 @@ async def one_run(work: Path, replicas: int, cfg: Config) -> Run:
             )
     finally:
         await _drop(cfg.postgres, schema)
-
-
-def _tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and its children still running (the media workers)."""
-    total = 0.0
-    try:
-        total += cpu_seconds(pid)
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except (OSError, ValueError):
-        return total
-    return total + sum(_tree_cpu(int(child)) for child in children)
 
 
 async def run(cfg: Config) -> Result:
