@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.db import Database
+from storage.db import Database, Row
 from storage.replicas import ORPHANED
 
 # Rows per statement: well under every engine's limit on bound parameters.
@@ -55,14 +55,14 @@ class InboxStore:
     ) -> Recorded:
         """Keep some updates (owned by this replica, unless they are here already) and mark
         others handled, in one transaction (a batch costs one commit). With `look_behind`, also
-        which new ones wait for an earlier update of their person held by another replica."""
+        which new ones wait for an earlier update of their person held by another replica (read
+        after the commit: a person's earlier update handled meanwhile holds nothing up)."""
         now = self.db.clock()
-        new: set[int] = set()
-        behind: set[int] = set()
-        async with self.db.transaction() as tx:
-            for start in range(0, len(keep), _ROWS):
-                rows = keep[start : start + _ROWS]
-                inserted = await tx.fetchall(
+        writes: list[tuple[str, tuple[object, ...]]] = []
+        for start in range(0, len(keep), _ROWS):
+            rows = keep[start : start + _ROWS]
+            writes.append(
+                (
                     "INSERT INTO inbox (update_id, body, received_at, owner, chat_id, user_id)"
                     " VALUES "
                     + ", ".join("(?, ?, ?, ?, ?, ?)" for _ in rows)
@@ -73,27 +73,38 @@ class InboxStore:
                         for value in (update_id, body, now, self.me, *(key or (None, None)))
                     ),
                 )
-                new.update(int(row[0]) for row in inserted)
-            for start in range(0, len(forget), _ROWS):
-                ids = forget[start : start + _ROWS]
-                # The body is no longer needed; the row stays a while so a copy is known as one.
-                await tx.write(
+            )
+        for start in range(0, len(forget), _ROWS):
+            ids = forget[start : start + _ROWS]
+            # The body is no longer needed; the row stays a while so a copy is known as one.
+            writes.append(
+                (
                     "UPDATE inbox SET handled_at = ?, body = '' WHERE update_id IN"
                     f" ({', '.join('?' * len(ids))})",
                     (now, *ids),
                 )
-            ids = sorted(new)
-            for start in range(0, len(ids) if look_behind else 0, _ROWS):
-                chunk = ids[start : start + _ROWS]
-                waiting = await tx.fetchall(
-                    "SELECT i.update_id FROM inbox AS i WHERE i.update_id IN"
-                    f" ({', '.join('?' * len(chunk))}) AND EXISTS (SELECT 1 FROM inbox AS e"
-                    " WHERE e.chat_id = i.chat_id AND e.user_id = i.user_id"
-                    " AND e.update_id < i.update_id AND e.handled_at IS NULL"
-                    " AND (e.owner IS NULL OR e.owner <> ?))",
-                    (*chunk, self.me),
-                )
-                behind.update(int(row[0]) for row in waiting)
+            )
+        inserted: list[Row] = []
+        if len(writes) == 1:  # a statement commits on its own: no transaction round trips
+            inserted = await self.db.write_returning(*writes[0])
+        elif writes:
+            async with self.db.transaction() as tx:
+                for sql, params in writes:
+                    inserted += await tx.fetchall(sql, params)
+        new = {int(row[0]) for row in inserted}
+        ids = sorted(new)
+        behind: set[int] = set()
+        for start in range(0, len(ids) if look_behind else 0, _ROWS):
+            chunk = ids[start : start + _ROWS]
+            waiting = await self.db.fetchall(
+                "SELECT i.update_id FROM inbox AS i WHERE i.update_id IN"
+                f" ({', '.join('?' * len(chunk))}) AND EXISTS (SELECT 1 FROM inbox AS e"
+                " WHERE e.chat_id = i.chat_id AND e.user_id = i.user_id"
+                " AND e.update_id < i.update_id AND e.handled_at IS NULL"
+                " AND (e.owner IS NULL OR e.owner <> ?))",
+                (*chunk, self.me),
+            )
+            behind.update(int(row[0]) for row in waiting)
         return Recorded(new=new, behind=behind)
 
     async def earlier(self, key: Key, update_id: int, *, alive_since: float) -> list[Earlier]:
