@@ -33,6 +33,8 @@ BENCHMARKS: dict[str, list[str]] = {
     "burst": [sys.executable, "-m", "bench.burst"],
     "soak": [sys.executable, "-m", "bench.soak"],
     "files_api": [sys.executable, "-m", "bench.files_api"],
+    # Needs PostgreSQL: TEST_DATABASE_URL, as `scripts/with-postgres python -m bench` sets it.
+    "replicas": [sys.executable, "-m", "bench.replicas"],
 }
 TITLES = {
     "media": "Media normalisers vs bare transforms (`python bench/media.py`)",
@@ -48,6 +50,7 @@ TITLES = {
     "burst": "A burst of heavy media from 26 users at once (`python -m bench.burst`)",
     "soak": "Memory over 10,000 drafts (`python -m bench.soak`)",
     "files_api": "Files API uploads kept or made again (`python -m bench.files_api`)",
+    "replicas": "Three replicas against one (`scripts/with-postgres python -m bench.replicas`)",
 }
 
 

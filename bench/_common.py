@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import math
 import os
+import random
 import secrets
 import sys
 import time
@@ -226,6 +227,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime (14), stime (15)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process with its children: those still running (the bot's media workers)
+    and theirs, and those that ended and were reaped (cutime + cstime)."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_text()
+        children = [
+            int(child)
+            for thread in Path(f"/proc/{pid}/task").iterdir()
+            for child in (thread / "children").read_text().split()
+        ]
+    except (OSError, ValueError):
+        return 0.0  # it ended meanwhile
+    fields = data[data.rindex(")") + 2 :].split()
+    own = sum(int(value) for value in fields[11:15]) / CLOCK_TICKS  # utime stime cutime cstime
+    return own + sum(tree_cpu_seconds(child) for child in children)
+
+
 def memory_mb(pid: int) -> tuple[float, float]:
     """(current RSS, peak RSS) of a process in MiB (/proc/<pid>/status VmRSS, VmHWM)."""
     values = {}
@@ -234,6 +252,43 @@ def memory_mb(pid: int) -> tuple[float, float]:
         if name in ("VmRSS", "VmHWM"):
             values[name] = int(rest.split()[0]) / 1024
     return values["VmRSS"], values["VmHWM"]
+
+
+# --- how long tasks take upstream ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompletionModel:
+    """How long a task takes upstream, as the benchmarks assume it (no published figures exist).
+
+    A task waits in the upstream's queue (pending, no progress) for an exponentially distributed
+    time, mean `queue_share` × its estimate, then is processed for a log-normally distributed
+    time: median `processing_share` × the estimate, spread `sigma` (so 90 % of tasks take
+    between 0.66× and 1.5× the median). While processed its progress grows in step with the work
+    done (steps of a diffusion model take equal time). The estimate is the one the fake Evolink
+    gives, 120 s, as the API reference's 165 s for an 8 s video suggests for 5 s.
+    """
+
+    estimate: float = 120.0
+    queue_share: float = 0.1
+    processing_share: float = 0.8
+    sigma: float = 0.25
+
+    def draw(self, rng: random.Random) -> tuple[float, float]:
+        """(seconds queued, seconds processing) for one task."""
+        queued = rng.expovariate(1 / (self.queue_share * self.estimate))
+        processing = self.processing_share * self.estimate * math.exp(rng.gauss(0, self.sigma))
+        return queued, processing
+
+    def describe(self, drawn: Sequence[tuple[float, float]]) -> str:
+        """The drawn completion times against the estimate, as quantiles (for the report)."""
+        ratios = [(q + p) / self.estimate for q, p in drawn]
+        cells = ", ".join(f"p{q} {percentile(ratios, q):.2f}" for q in (5, 25, 50, 75, 95))
+        return (
+            f"completion time / estimate ({self.estimate:g} s) of the {len(ratios)} tasks drawn:"
+            f" {cells}; queue mean {self.queue_share:g}×, processing median"
+            f" {self.processing_share:g}× log-normal σ {self.sigma:g}, progress linear in work"
+        )
 
 
 # --- seeding the database --------------------------------------------------------------------
@@ -255,22 +310,25 @@ async def seed_processing_tasks(
     *,
     first_chat: int,
     next_poll_at: Callable[[int], float],
-    submitted_ago: float = 300.0,
+    submitted_ago: float | Callable[[int], float] = 300.0,
     callback_base: str | None = None,
+    seen_processing_ago: float | None = None,
 ) -> list[Seeded]:
     """Write `count` tasks in state `processing` (one draft each, one private chat each), as
     `storage` would after a submit, and register each with the fake Evolink as processing at 10 %.
 
-    `submitted_ago` puts the submit that many seconds back: past the fake's 120 s estimate, the
-    tracker polls at its plain interval. With `callback_base`, the fake calls back the bot there.
+    `submitted_ago` (seconds, or per task) puts the submit that many seconds back. With
+    `callback_base`, the fake calls back the bot there. With `seen_processing_ago`, the tracker
+    first saw them processing (at 10 %) that long ago.
     """
+    ago = submitted_ago if callable(submitted_ago) else (lambda _: float(submitted_ago))
     store = Store(SqliteDatabase(db_path))
     await store.open()
     seeded: list[Seeded] = []
     try:
         now = time.time()
-        created = int(now - submitted_ago)
         for i in range(count):
+            created = int(now - ago(i))
             chat = first_chat + i
             key = ChatKey(chat_id=chat, user_id=chat)
             created_draft = await store.drafts.get_or_create(key, language="en", options=Options())
@@ -290,8 +348,11 @@ async def seed_processing_tasks(
                 progress=10,
                 credits_reserved=6.0,
                 estimated_time=120,
-                submitted_at=now - submitted_ago,
+                submitted_at=now - ago(i),
                 next_poll_at=next_poll_at(i),
+                rate_at=None if seen_processing_ago is None else now - seen_processing_ago,
+                rate_progress=None if seen_processing_ago is None else 10,
+                owner=None,  # in no replica's hands: the bot polls it when it is due
                 expect_status=[TaskStatus.PREPARING],
             )
             assert moved

@@ -1,20 +1,28 @@
-"""What 1,000 tasks in flight cost the bot while nothing happens: memory, CPU, upstream queries.
+"""What 1,000 tasks in flight cost the bot: CPU, memory, upstream queries, at its default settings.
 
-Run with ``python -m bench.idle`` from the repository root (``--help`` for the sizes). The bot's
-database is seeded through ``storage`` with one draft and one task per user, each task
-``processing`` upstream since 300 s (past the fake's 120 s estimate, so the tracker polls at its
-plain interval) and registered in the fake Evolink's task table as processing at 10 %. The bot
-then runs as ``python -m bot`` in a child process with POLL_INTERVAL_SECONDS=10 and callbacks
-off; the fakes run in this process. Every second the child's /proc/<pid>/stat (utime + stime)
-and /proc/<pid>/status (VmRSS, VmHWM) are read, with the fake Evolink's task queries so far.
-CPU % is of one core.
+Run with ``python -m bench.idle`` from the repository root (``--help`` for the sizes). The bot
+runs as ``python -m bot`` in a child process at its defaults (callbacks off, so every task is
+followed by querying it); the fakes run in this process. Every second the child's
+/proc/<pid>/stat (utime + stime) and /proc/<pid>/status (VmRSS, VmHWM) are read, with the fake
+Evolink's task queries and the videos sent so far. CPU % is of one core: the bot process alone
+(where tracking runs), and with its media workers (they would add a sound track to a silent
+video before it is sent; the tasks here have sound, so their videos go by URL).
 
-Three runs, each a fresh bot and database:
+Runs, each a fresh bot and database (tasks written through ``storage``, one draft and one task
+per user, registered with the fake Evolink; none has a status message, so no progress edits):
 - baseline: no task at all;
-- steady: the tasks' next polls spread evenly over one interval, as in a bot that has been
-  running a while; the "steady" columns leave out the first interval;
-- restart: every task due at once, as after a restart; one interval is sampled, and the time
-  until every task was queried once is the restart sweep.
+- flowing: a steady stream of tasks, `tasks` of them in flight. Each task's queue wait and
+  processing time are drawn from bench._common.CompletionModel; each is seeded at a random
+  moment of its life (as a stream in flight looks at any instant: longer tasks more likely),
+  with the pace the tracker would know of it by then; each that completes is sent to its chat
+  and a new one, just submitted, takes its place. The CPU includes those deliveries.
+- backlog: the same, the upstream's queue 10 times the estimate deep on average (a thousand
+  tasks in flight mostly means a long queue upstream);
+- stalled: every task processing since long past its estimate, its progress never moving, never
+  finishing (the run of earlier releases of this benchmark; the tracker has known them a while);
+- restart: the stalled tasks all due at once, as after a restart: the time until every task was
+  queried once is the restart sweep.
+The steady columns leave out the first `warmup` seconds.
 """
 
 from __future__ import annotations
@@ -22,10 +30,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import random
+import secrets
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +45,7 @@ if __package__ in (None, ""):
 
 from bench._common import (
     ChildBot,
+    CompletionModel,
     Result,
     TimedEvolink,
     cpu_seconds,
@@ -42,8 +54,15 @@ from bench._common import (
     memory_mb,
     seed_processing_tasks,
     table,
+    tree_cpu_seconds,
 )
+from bot.poll_plan import Reading, next_delay
+from storage import SqliteDatabase, Store
+from storage.models import ChatKey, Options, TaskStatus
+from tests.fakes.evolink import FakeTask
 from tests.fakes.telegram import FakeTelegram
+
+LONGEST = 60.0  # POLL_INTERVAL_SECONDS' default, for seeding a schedule the bot would have
 
 
 @dataclass
@@ -51,26 +70,38 @@ class Config:
     """Sizes of one run; the defaults are the real benchmark."""
 
     tasks: int = 1000
-    interval: float = 10.0
     window: float = 60.0
+    warmup: float = 30.0
     baseline_window: float = 15.0
     sample_every: float = 1.0
+    estimate: float = 120.0
+    restart_window: float = 15.0
 
     @classmethod
     def tiny(cls) -> Config:
         """A few seconds in all: for the smoke test."""
-        return cls(tasks=5, interval=0.3, window=1.2, baseline_window=0.5, sample_every=0.2)
+        return cls(
+            tasks=5,
+            window=1.2,
+            warmup=0.3,
+            baseline_window=0.5,
+            sample_every=0.2,
+            estimate=2.0,
+            restart_window=0.6,
+        )
 
 
 @dataclass
 class Sample:
-    """One reading of the child and the fake."""
+    """One reading of the child and the fakes."""
 
     at: float
     cpu: float
+    tree: float  # CPU seconds of the bot with its media workers
     rss: float
     hwm: float
     queries: int
+    videos: int
 
 
 @dataclass
@@ -81,8 +112,8 @@ class Measured:
     ready_at: float
     first_sweep: float | None  # seconds from launch until every task was queried once
     seed_seconds: float
-    db_mb: float
     problems: list[str]
+    in_flight: list[int]
 
     def between(self, start: float) -> list[Sample]:
         return [s for s in self.samples if s.at >= start]
@@ -95,129 +126,277 @@ def _rate(samples: list[Sample], attr: str) -> float:
     return float(getattr(last, attr) - getattr(first, attr)) / (last.at - first.at)
 
 
-async def measure(
-    work: Path, tasks: int, interval: float, window: float, every: float, *, spread: bool
-) -> Measured:
-    """Seed `tasks` (due spread over an interval, or all at once), start the bot, sample it for
-    `window` seconds, stop it."""
+class Flow:
+    """Tasks in flight in a steady stream (see the module's text), on the bot's database."""
+
+    def __init__(
+        self, store: Store, evolink: TimedEvolink, model: CompletionModel, rng: random.Random
+    ) -> None:
+        self.store, self.evolink, self.model, self.rng = store, evolink, model, rng
+        self.in_flight = 0
+        self._chat = 200_000
+        self._adding: set[asyncio.Task[None]] = set()
+        evolink.on_complete = self._replace
+
+    async def seed(self, count: int) -> None:
+        """`count` tasks, each at a random moment of its life."""
+        for _ in range(count):
+            pool = [self.model.draw(self.rng) for _ in range(20)]
+            queued, processing = self.rng.choices(pool, weights=[q + p for q, p in pool])[0]
+            await self.add(queued, processing, age=self.rng.uniform(0, queued + processing))
+
+    async def close(self) -> None:
+        """No more tasks; close the database."""
+        self.evolink.on_complete = None
+        await asyncio.gather(*self._adding, return_exceptions=True)
+        await self.store.close()
+
+    def _replace(self, task: FakeTask) -> None:
+        self.in_flight -= 1
+        queued, processing = self.model.draw(self.rng)
+        job = asyncio.create_task(self.add(queued, processing, age=0.0))
+        self._adding.add(job)
+        job.add_done_callback(self._adding.discard)
+
+    async def add(self, queued: float, processing: float, *, age: float) -> None:
+        """A task submitted `age` seconds ago, as the bot's database would hold it by now."""
+        self._chat += 1
+        now = time.time()
+        key = ChatKey(chat_id=self._chat, user_id=self._chat)
+        draft = await self.store.drafts.get_or_create(key, language="en", options=Options())
+        await self.store.drafts.set_prompt(draft.id, "a fox in snow")
+        fresh = await self.store.drafts.get(draft.id)
+        assert fresh is not None
+        task = await self.store.tasks.create_from_draft(
+            fresh, request_message_id=None, callback_secret=secrets.token_urlsafe(24)
+        )
+        assert task is not None
+        upstream = f"task-unified-{int(now - age)}-{secrets.token_hex(5)}"
+        working = age - queued
+        progress = min(99, int(100 * working / processing)) if working > 0 else 0
+        # What the tracker would know of it: when it first saw it processing, and then.
+        seen = now - working + self.rng.uniform(0, min(LONGEST, max(working, 0.0)))
+        baseline = (seen, int(100 * (working - (now - seen)) / processing)) if working > 0 else None
+        reading = Reading(
+            age=age,
+            estimate=self.model.estimate,
+            progress=progress,
+            queued=working <= 0,
+            baseline_age=None if baseline is None else baseline[0] - (now - age),
+            baseline_progress=None if baseline is None else baseline[1],
+        )
+        first_query = 0.0 if age == 0 else self.rng.uniform(0, next_delay(reading, longest=LONGEST))
+        await self.store.tasks.update(
+            task.id,
+            upstream_id=upstream,
+            status=TaskStatus.PROCESSING if working > 0 else TaskStatus.PENDING,
+            progress=progress,
+            credits_reserved=6.0,
+            estimated_time=int(self.model.estimate),
+            submitted_at=now - age,
+            next_poll_at=now + first_query,
+            rate_at=None if baseline is None else baseline[0],
+            rate_progress=None if baseline is None else baseline[1],
+            owner=None,  # in no replica's hands: the bot polls it when it is due
+        )
+        self.evolink.tasks[upstream] = FakeTask(
+            task_id=upstream,
+            created=int(now - age),
+            duration=5,
+            quality="720p",
+            aspect_ratio="16:9",
+            generate_audio=True,
+            content_filter=True,
+            credits_reserved=6.0,
+            estimated_time=int(self.model.estimate),
+        )
+        self.evolink.follow_timeline(
+            upstream, queued=queued, processing=processing, started_ago=age
+        )
+        self.in_flight += 1
+
+
+Seeder = Callable[[Path, TimedEvolink], Awaitable[tuple[list[str], Flow | None]]]
+
+
+async def measure(work: Path, name: str, seeder: Seeder, cfg: Config, window: float) -> Measured:
+    """Seed, start the bot, sample it for `window` seconds, stop it."""
     async with FakeTelegram() as telegram, TimedEvolink() as evolink:
-        data = work / f"idle-{tasks}-{'spread' if spread else 'due'}" / "data"
-        bot = ChildBot(
-            telegram,
-            evolink,
-            data,
-            POLL_INTERVAL_SECONDS=f"{interval:g}",
-            PROGRESS_EDIT_SECONDS="5",
-            EVOLINK_CALLBACKS="off",
-        )
+        data = work / f"idle-{name}" / "data"
+        bot = ChildBot(telegram, evolink, data, EVOLINK_CALLBACKS="off")
+        for test_setting in ("POLL_INTERVAL_SECONDS", "PROGRESS_EDIT_SECONDS"):
+            bot.env.pop(test_setting)  # the product's defaults, not the test harness's
+        if cfg.estimate < 60:  # the tiny run: everything shrunk
+            bot.env["POLL_INTERVAL_SECONDS"] = f"{cfg.estimate / 4:g}"
         started = time.perf_counter()
-        seeded = await seed_processing_tasks(
-            data / "bot.sqlite3",
-            evolink,
-            tasks,
-            first_chat=100_000,
-            next_poll_at=lambda i: time.time() + (interval * i / tasks if spread else 0.0),
-        )
+        wanted, flow = await seeder(data / "bot.sqlite3", evolink)
         seed_seconds = time.perf_counter() - started
         # The tracker starts polling before the bot reports ready: the sweep counts from launch.
         launched = time.time()
         await bot.start()
         ready = time.time()
         samples: list[Sample] = []
+        in_flight: list[int] = []
         try:
             while True:
                 now = time.time()
                 rss, hwm = memory_mb(bot.pid)
+                videos = sum(1 for c in telegram.calls if c.method == "sendVideo" and c.ok)
+                cpu, tree = cpu_seconds(bot.pid), tree_cpu_seconds(bot.pid)
                 queries = len(evolink.task_queries)
-                samples.append(Sample(now, cpu_seconds(bot.pid), rss, hwm, queries))
+                samples.append(Sample(now, cpu, tree, rss, hwm, queries, videos))
+                if flow is not None:
+                    in_flight.append(flow.in_flight)
                 if now - ready >= window:
                     break
-                await asyncio.sleep(min(every, ready + window - now))
+                await asyncio.sleep(min(cfg.sample_every, ready + window - now))
         finally:
             await bot.stop()
+            if flow is not None:
+                await flow.close()
         first_sweep = None
-        wanted = {s.upstream_id for s in seeded}
         seen: set[str] = set()
         for upstream, at in zip(evolink.task_queries, evolink.query_at, strict=True):
             seen.add(upstream)
-            if wanted and seen >= wanted:
+            if wanted and seen >= set(wanted):
                 first_sweep = at - launched
                 break
-        db_mb = sum(p.stat().st_size for p in data.glob("bot.sqlite3*")) / 2**20
-        return Measured(samples, ready, first_sweep, seed_seconds, db_mb, bot.problems())
+        return Measured(samples, ready, first_sweep, seed_seconds, bot.problems(), in_flight)
+
+
+def _flowing(cfg: Config, model: CompletionModel, seed: int) -> Seeder:
+    async def seeder(db_path: Path, evolink: TimedEvolink) -> tuple[list[str], Flow | None]:
+        store = Store(SqliteDatabase(db_path), replica_id="bench")
+        await store.open()
+        flow = Flow(store, evolink, model, random.Random(seed))
+        await flow.seed(cfg.tasks)
+        return [], flow
+
+    return seeder
+
+
+def _stalled(cfg: Config, *, spread: bool) -> Seeder:
+    async def seeder(db_path: Path, evolink: TimedEvolink) -> tuple[list[str], Flow | None]:
+        seeded = await seed_processing_tasks(
+            db_path,
+            evolink,
+            cfg.tasks,
+            first_chat=100_000,
+            next_poll_at=lambda i: time.time() + (LONGEST * i / cfg.tasks if spread else 0.0),
+            submitted_ago=3 * cfg.estimate,
+            seen_processing_ago=2 * cfg.estimate,
+        )
+        return [s.upstream_id for s in seeded], None
+
+    return seeder
 
 
 async def run(cfg: Config) -> Result:
-    """The baseline, the steady and the restart runs; the report and its figures."""
+    """Every run; the report and its figures."""
     every = cfg.sample_every
+    flowing = CompletionModel(estimate=cfg.estimate)
+    backlog = CompletionModel(estimate=cfg.estimate, queue_share=10.0)
+    runs: list[tuple[str, Measured, float | None]] = []
     with tempfile.TemporaryDirectory(prefix="idle-bench-") as tmp:
         work = Path(tmp)
-        print("baseline: no task", file=sys.stderr)
-        base = await measure(work, 0, cfg.interval, cfg.baseline_window, every, spread=True)
-        print(f"steady: {cfg.tasks} tasks for {cfg.window:g} s", file=sys.stderr)
-        steady = await measure(work, cfg.tasks, cfg.interval, cfg.window, every, spread=True)
-        print(f"restart: {cfg.tasks} tasks due at once", file=sys.stderr)
-        restart = await measure(work, cfg.tasks, cfg.interval, cfg.interval, every, spread=False)
+        plan = [
+            (
+                "baseline: no task",
+                "baseline",
+                _stalled(Config(tasks=0), spread=True),
+                cfg.baseline_window,
+                min(1.0, every),
+            ),
+            (
+                f"flowing: {cfg.tasks} in flight",
+                "flowing",
+                _flowing(cfg, flowing, 1),
+                cfg.warmup + cfg.window,
+                cfg.warmup,
+            ),
+            (
+                f"backlog: {cfg.tasks} in flight",
+                "backlog",
+                _flowing(cfg, backlog, 2),
+                cfg.warmup + cfg.window,
+                cfg.warmup,
+            ),
+            (
+                f"stalled: {cfg.tasks} past estimate",
+                "stalled",
+                _stalled(cfg, spread=True),
+                cfg.warmup + cfg.window,
+                cfg.warmup,
+            ),
+            (
+                f"restart: {cfg.tasks} due at once",
+                "restart",
+                _stalled(cfg, spread=False),
+                cfg.restart_window,
+                None,
+            ),
+        ]
+        for label, name, seeder, window, skip in plan:
+            print(f"{label} for {window:g} s", file=sys.stderr)
+            runs.append((label, await measure(work, name, seeder, cfg, window), skip))
+
+    drawing = random.Random(9)
 
     def cells(m: Measured, skip: float | None) -> tuple[str, ...]:
         whole = m.samples
         part = m.between(m.ready_at + skip) if skip is not None else []
         if skip is not None and len(part) < 3:  # a short window: its second half then
             part = m.between(m.ready_at + (whole[-1].at - m.ready_at) / 2)
+        flight = f"{statistics.mean(m.in_flight):.0f}" if m.in_flight else "–"
         return (
-            f"{whole[0].rss:.1f}",
+            f"{(part or whole)[-1].at - (part or whole)[0].at:.0f}",
+            flight,
             f"{max(s.hwm for s in whole):.1f}",
             f"{statistics.median(s.rss for s in part):.1f}" if part else "–",
-            f"{100 * _rate(whole, 'cpu'):.1f}",
-            f"{100 * _rate(part, 'cpu'):.1f}" if part else "–",
-            f"{_rate(whole, 'queries'):.1f}",
-            f"{_rate(part, 'queries'):.1f}" if part else "–",
+            f"{100 * _rate(part or whole, 'cpu'):.1f}",
+            f"{100 * _rate(part or whole, 'tree'):.1f}",
+            f"{_rate(part or whole, 'queries'):.1f}",
+            f"{_rate(part or whole, 'videos'):.2f}",
         )
 
     header = (
         "run",
         "window s",
-        "RSS start MB",
+        "in flight",
         "RSS peak MB",
         "RSS steady MB",
-        "CPU % all",
-        "CPU % steady",
-        "queries/s all",
-        "queries/s steady",
+        "CPU %",
+        "+ workers %",
+        "queries/s",
+        "videos/s",
     )
-    rows = [
-        ("baseline: no task", f"{cfg.baseline_window:g}", *cells(base, min(1.0, every))),
-        (f"steady: {cfg.tasks} tasks", f"{cfg.window:g}", *cells(steady, cfg.interval)),
-        (f"restart: {cfg.tasks} tasks due", f"{cfg.interval:g}", *cells(restart, None)),
-    ]
+    rows = [(label, *cells(m, skip)) for label, m, skip in runs]
+    measured = {label.split(":")[0]: (m, skip) for label, m, skip in runs}
+    restart = measured["restart"][0]
     sweep = restart.first_sweep if restart.first_sweep is not None else math.nan
-    problems = [
-        p
-        for m in (steady, restart)
-        for p in m.problems
-        if "Traceback" in p or " ERROR " in p or "WARNING" in p
-    ]
+    problems = [p for _, m, _ in runs for p in m.problems if "Traceback" in p or " ERROR " in p]
     lines = [
-        f"Idle cost of tasks in flight (bot = `python -m bot` child, POLL_INTERVAL_SECONDS="
-        f"{cfg.interval:g}, callbacks off; CPU % of one core)",
+        "1,000 tasks in flight (bot = `python -m bot` child at its default settings, callbacks"
+        " off; CPU % of one core, measured after the warm-up)",
         table(header, rows),
         "",
-        f"expected queries/s at the interval: {cfg.tasks / cfg.interval:.1f} (±15 % jitter per "
-        f"poll); steady columns from {cfg.interval:g} s after start",
-        f"restart sweep: every one of {cfg.tasks} tasks queried once within {sweep:.2f} s of start",
-        f"seeding {cfg.tasks} tasks through storage took {steady.seed_seconds:.2f} s; "
-        f"database + WAL at the end {steady.db_mb:.1f} MB",
-        f"bot logs: {len(problems)} warning/error lines"
+        "flowing: " + flowing.describe([flowing.draw(drawing) for _ in range(2000)]),
+        f"backlog: queue mean {backlog.queue_share:g}× the estimate, otherwise as flowing",
+        f"restart sweep: every one of {cfg.tasks} tasks queried once within {sweep:.2f} s of"
+        " launch",
+        f"seeding {cfg.tasks} tasks through storage took"
+        f" {measured['flowing'][0].seed_seconds:.2f} s",
+        f"bot logs: {len(problems)} error lines"
         + (f", first: {problems[0][:160]}" if problems else ""),
     ]
-    steady_part = steady.between(steady.ready_at + cfg.interval) or steady.samples
-    figures = {
-        "rss.peak": max(s.hwm for s in steady.samples + restart.samples),
-        "rss.steady": statistics.median(s.rss for s in steady_part),
-        "cpu.steady": _rate(steady.samples, "cpu"),
-        "qps.steady": _rate(steady.samples, "queries"),
-        "sweep": sweep,
-    }
+    figures: dict[str, float] = {"sweep": sweep}
+    for key in ("flowing", "backlog", "stalled"):
+        m, skip = measured[key]
+        part = m.between(m.ready_at + (skip or 0)) or m.samples
+        figures[f"{key}.cpu"] = _rate(part, "cpu")
+        figures[f"{key}.cpu_workers"] = _rate(part, "tree")
+        figures[f"{key}.qps"] = _rate(part, "queries")
+        figures[f"{key}.rss"] = statistics.median(s.rss for s in part)
     return Result("\n".join(lines), figures)
 
 
@@ -226,14 +405,14 @@ def main() -> None:
     defaults = Config()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=defaults.tasks)
-    parser.add_argument("--interval", type=float, default=defaults.interval)
     parser.add_argument("--window", type=float, default=defaults.window)
+    parser.add_argument("--warmup", type=float, default=defaults.warmup)
     parser.add_argument("--baseline-window", type=float, default=defaults.baseline_window)
     args = parser.parse_args()
     cfg = Config(
         tasks=args.tasks,
-        interval=args.interval,
         window=args.window,
+        warmup=args.warmup,
         baseline_window=args.baseline_window,
     )
     started = time.perf_counter()

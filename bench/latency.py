@@ -2,10 +2,11 @@
 
 Run with ``python -m bench.latency`` from the repository root (``--help`` for the sizes). The
 bot runs as users run it, ``python -m bot`` in a child process, with the product's defaults
-(Files API hosting, ALBUM_QUIET_SECONDS=1.5, POLL_INTERVAL_SECONDS=10) except where a section
-varies one; the fake Telegram and the fake Evolink run in this process, on loopback. Every time
-is wall-clock time.time() in this process: the fake Telegram's Call.at is when a Bot API request
-reached it, the fake Evolink's marks are taken in its handlers (see bench._common.TimedEvolink).
+(Files API hosting, ALBUM_QUIET_SECONDS=1.5, POLL_INTERVAL_SECONDS=60, paced queries) except
+where a section varies one; the fake Telegram and the fake Evolink run in this process, on
+loopback. Every time is wall-clock time.time() in this process: the fake Telegram's Call.at is
+when a Bot API request reached it, the fake Evolink's marks are taken in its handlers (see
+bench._common.TimedEvolink).
 
 (a)/(b) A user sends the media (one message each, queued at once), then, once the draft summary
 shows every file, /generate. Media are downloaded, normalised and uploaded to the Files API as
@@ -20,16 +21,22 @@ the real service does on its side: it is shown, but it is not the bot's.
 EVOLINK_CALLBACKS=on: the fake completes one task at a time and posts its callback; the time is
 from the POST leaving the fake to the sendVideo request reaching the fake Telegram.
 
-(d) Callbacks off, POLL_INTERVAL_SECONDS as listed, tasks seeded as submitted 300 s ago (past
-the fake's 120 s estimate, so the tracker polls at the plain interval, ±15 % jitter): time from
-complete() returning (the task now reads completed) to sendVideo.
+(d) Behind NAT (callbacks off), the bot at its default settings beside a bare peer that queries
+each of its tasks every 5 s (bench/_peer_poller.py, a process of its own), on the same fakes:
+each side follows tasks of its own, all submitted at the start, each queued and then processed
+for times drawn from bench._common.CompletionModel around the fake's estimate (the fake's
+progress moving with it). The time is from the moment a task reads completed to the sendVideo
+request of its video; also the task queries each side made per task.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import random
+import secrets
 import sys
 import tempfile
 import time
@@ -42,7 +49,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (
+    ROOT,
     ChildBot,
+    CompletionModel,
     Result,
     TimedEvolink,
     load,
@@ -60,6 +69,7 @@ from bot.media.pool import MediaPool
 from bot.media.probe import probe
 from bot.media.video import normalise_video
 from bot.texts import t
+from tests.fakes.evolink import FakeTask
 from tests.fakes.telegram import Call, FakeTelegram
 from tests.mediagen import image_bytes, write_audio, write_video
 
@@ -78,8 +88,10 @@ class Config:
     audios: int = 3
     clip_seconds: float = 5.0
     callback_tasks: int = 20
-    poll_intervals: tuple[float, ...] = (0.5, 1.0, 2.0)
-    poll_tasks: int = 40
+    completion_tasks: int = 40  # for the bot, and as many for the peer
+    estimate: float = 120.0  # the upstream's estimated time (CompletionModel)
+    peer_interval: float = 5.0
+    poll_interval: float | None = None  # None: the bot's default
     worker_runs: int = 5
     quiet: float = QUIET_SECONDS
 
@@ -94,8 +106,10 @@ class Config:
             audios=1,
             clip_seconds=2.5,
             callback_tasks=2,
-            poll_intervals=(0.3,),
-            poll_tasks=2,
+            completion_tasks=2,
+            estimate=4.0,
+            peer_interval=0.5,
+            poll_interval=0.5,
             worker_runs=1,
             quiet=0.05,
         )
@@ -370,67 +384,114 @@ async def callback_section(work: Path, tasks: int) -> tuple[list[float], list[fl
     return to_video, to_answer
 
 
-async def polling_section(
-    work: Path, interval: float, tasks: int
-) -> tuple[list[float], list[float]]:
-    """Seconds from complete() to sendVideo with callbacks off and this poll interval, and of
-    that the part from the first task query that saw it completed to sendVideo.
+def _register(evolink: TimedEvolink, chat: int, estimate: int) -> str:
+    """A task the fake Evolink knows, submitted now (for the peer: not in the bot's database)."""
+    created = int(time.time())
+    upstream = f"task-unified-{created}-{secrets.token_hex(4)}"
+    evolink.tasks[upstream] = FakeTask(
+        task_id=upstream,
+        created=created,
+        duration=5,
+        quality="720p",
+        aspect_ratio="16:9",
+        generate_audio=True,
+        content_filter=True,
+        credits_reserved=6.0,
+        estimated_time=estimate,
+    )
+    return upstream
 
-    Each task's first poll is due at a random moment of one interval, from a second after
-    seeding (by when the bot polls); each task then completes at a random moment of a span of
-    several intervals, so when it completes is independent of where its poll cycle stands.
-    """
-    latencies, after_query = [], []
+
+async def completion_section(
+    work: Path, cfg: Config, rng: random.Random
+) -> tuple[dict[str, list[float]], dict[str, float], str]:
+    """Seconds from completion upstream to sendVideo: the bot at its default settings behind
+    NAT (callbacks off), and beside it a bare peer that queries every `peer_interval` seconds;
+    both follow their own tasks on the same fakes, every task submitted at the start and
+    completing at a time drawn from the CompletionModel. Also the task queries each made per
+    task, and the model's drawn completion times."""
+    model = CompletionModel(estimate=cfg.estimate)
     async with FakeTelegram() as telegram, TimedEvolink() as evolink:
-        data = work / f"poll-{interval:g}" / "data"
-        bot = ChildBot(
-            telegram,
-            evolink,
-            data,
-            EVOLINK_CALLBACKS="off",
-            POLL_INTERVAL_SECONDS=f"{interval:g}",
-            PROGRESS_EDIT_SECONDS="5",
-        )
-        first_due = time.time() + 1.0
+        data = work / "completion" / "data"
+        bot = ChildBot(telegram, evolink, data, EVOLINK_CALLBACKS="off")
+        for test_setting in ("POLL_INTERVAL_SECONDS", "PROGRESS_EDIT_SECONDS"):
+            bot.env.pop(test_setting)  # the product's defaults, not the test harness's
+        if cfg.poll_interval is not None:
+            bot.env["POLL_INTERVAL_SECONDS"] = f"{cfg.poll_interval:g}"
+        started = time.time()
         seeded = await seed_processing_tasks(
             data / "bot.sqlite3",
             evolink,
-            tasks,
+            cfg.completion_tasks,
             first_chat=40_000,
-            next_poll_at=lambda i: first_due + random.uniform(0, interval),
+            next_poll_at=lambda i: started,
+            submitted_ago=0.0,
+        )
+        drawn = [model.draw(rng) for _ in range(2 * cfg.completion_tasks)]
+        peer_tasks = []
+        for n, task in enumerate(seeded):
+            evolink.tasks[task.upstream_id].estimated_time = int(cfg.estimate)
+            evolink.tasks[task.upstream_id].status, evolink.tasks[task.upstream_id].progress = (
+                "pending",
+                0,
+            )
+            queued, processing = drawn[n]
+            evolink.follow_timeline(task.upstream_id, queued=queued, processing=processing)
+        for n in range(cfg.completion_tasks):
+            chat = 50_000 + n
+            upstream = _register(evolink, chat, int(cfg.estimate))
+            queued, processing = drawn[cfg.completion_tasks + n]
+            evolink.follow_timeline(upstream, queued=queued, processing=processing)
+            peer_tasks.append({"task": upstream, "chat": chat})
+        tasks_file = work / "completion" / "peer-tasks.json"
+        tasks_file.write_text(json.dumps(peer_tasks))
+        peer = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench._peer_poller",
+            env={
+                "PATH": os.environ.get("PATH", ""),
+                "PYTHONPATH": str(ROOT),
+                "PEER_TASKS": str(tasks_file),
+                "PEER_INTERVAL": f"{cfg.peer_interval:g}",
+                "EVOLINK_BASE_URL": evolink.base_url,
+                "EVOLINK_API_KEY": evolink.api_key,
+                "TELEGRAM_API_BASE_URL": telegram.base_url,
+                "TELEGRAM_BOT_TOKEN": telegram.token,
+            },
         )
         await bot.start()
+        total = 2 * cfg.completion_tasks
+        longest = max(q + p for q, p in drawn)
         try:
-            await asyncio.sleep(max(0.0, first_due - time.time()) + interval)
-            done: dict[int, float] = {}
-            span = max(2 * interval, 0.25 * tasks)  # the fake renders each result: ~0.1 s CPU
-
-            async def finish(chat: int, upstream: str) -> None:
-                await asyncio.sleep(random.uniform(0, span))
-                await evolink.complete(upstream)
-                done[chat] = time.time()
-
-            await asyncio.gather(*(finish(t.chat_id, t.upstream_id) for t in seeded))
             await wait_until(
-                lambda: len([c for c in telegram.calls if c.method == "sendVideo"]) >= tasks,
-                20 + 4 * interval,
+                lambda: len([c for c in telegram.calls if c.method == "sendVideo"]) >= total,
+                longest + 60,
                 "videos",
             )
-            upstream = {t.chat_id: t.upstream_id for t in seeded}
-            for call in telegram.calls:
-                if call.method == "sendVideo":
-                    chat = call.params["chat_id"]
-                    latencies.append(call.at - done[chat])
-                    seen = min(
-                        at
-                        for task, at in zip(evolink.task_queries, evolink.query_at, strict=True)
-                        if task == upstream[chat] and at >= done[chat]
-                    )
-                    after_query.append(call.at - seen)
         finally:
             await bot.stop()
+            if peer.returncode is None:
+                peer.terminate()
+            await peer.wait()
         _check_log(bot)
-    return latencies, after_query
+        upstream_of = {t.chat_id: t.upstream_id for t in seeded}
+        upstream_of |= {int(t["chat"]): str(t["task"]) for t in peer_tasks}
+        latencies: dict[str, list[float]] = {"bot": [], "peer": []}
+        for call in telegram.calls:
+            if call.method == "sendVideo" and call.ok:
+                chat = int(call.params["chat_id"])
+                done = evolink.tasks[upstream_of[chat]].completed_at
+                assert done is not None
+                latencies["bot" if chat < 50_000 else "peer"].append(call.at - done)
+        queries: dict[str, float] = {}
+        for who, chats in (
+            ("bot", [t.chat_id for t in seeded]),
+            ("peer", [50_000 + n for n in range(cfg.completion_tasks)]),
+        ):
+            ids = {upstream_of[c] for c in chats}
+            queries[who] = sum(1 for q in evolink.task_queries if q in ids) / len(ids)
+    return latencies, queries, model.describe(drawn)
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -529,44 +590,36 @@ async def run(cfg: Config) -> Result:
         figures["c.video.p50"] = percentile(to_video, 50)
         figures["c.answer.p50"] = percentile(to_answer, 50)
 
+        print(
+            "(d) completion → video: the bot at its defaults beside a 5 s poller", file=sys.stderr
+        )
+        latencies, queries, drawn = await completion_section(work, cfg, random.Random(1))
         rows = []
-        for interval in cfg.poll_intervals:
-            print(f"(d) polling every {interval:g} s", file=sys.stderr)
-            latencies, after_query = await polling_section(work, interval, cfg.poll_tasks)
-            p50 = percentile(latencies, 50)
+        for who, label in (
+            ("bot", "seedance bot, default settings (callbacks off)"),
+            ("peer", f"bare peer querying every {cfg.peer_interval:g} s"),
+        ):
+            values = latencies[who]
             rows.append(
                 (
-                    f"{interval:g}",
-                    str(len(latencies)),
-                    ms(p50),
-                    ms(percentile(latencies, 95)),
-                    ms(max(latencies)),
-                    f"{p50 / interval:.2f}",
-                    ms(percentile(after_query, 50)),
-                    ms(percentile(after_query, 95)),
+                    label,
+                    str(len(values)),
+                    ms(percentile(values, 50)),
+                    ms(percentile(values, 95)),
+                    ms(max(values)),
+                    f"{queries[who]:.1f}",
                 )
             )
-            figures[f"d.{interval:g}.p50"] = p50
+            figures[f"d.{who}.p50"] = percentile(values, 50)
+            figures[f"d.{who}.p95"] = percentile(values, 95)
+            figures[f"d.{who}.queries"] = queries[who]
         out.append("")
         out.append(
-            "Latency (d): completed upstream → sendVideo by polling (callbacks off; "
-            "uniform phase ⇒ expect p50 ≈ 0.5 × interval)"
+            "Latency (d): completed upstream → sendVideo behind NAT (no callbacks), the bot beside"
+            " a bare poller on the same fakes; tasks complete at random times around the estimate"
         )
-        out.append(
-            table(
-                (
-                    "interval s",
-                    "tasks",
-                    "p50 ms",
-                    "p95 ms",
-                    "max ms",
-                    "p50 / interval",
-                    "of which query → sendVideo p50",
-                    "p95",
-                ),
-                rows,
-            )
-        )
+        out.append(table(("who", "tasks", "p50 ms", "p95 ms", "max ms", "queries per task"), rows))
+        out.append(drawn)
     return Result("\n".join(out), figures)
 
 
@@ -577,15 +630,13 @@ def main() -> None:
     parser.add_argument("--photo-runs", type=int, default=defaults.photo_runs)
     parser.add_argument("--payload-runs", type=int, default=defaults.payload_runs)
     parser.add_argument("--callback-tasks", type=int, default=defaults.callback_tasks)
-    parser.add_argument("--poll-tasks", type=int, default=defaults.poll_tasks)
-    parser.add_argument("--intervals", type=float, nargs="+", default=list(defaults.poll_intervals))
+    parser.add_argument("--completion-tasks", type=int, default=defaults.completion_tasks)
     args = parser.parse_args()
     cfg = Config(
         photo_runs=args.photo_runs,
         payload_runs=args.payload_runs,
         callback_tasks=args.callback_tasks,
-        poll_tasks=args.poll_tasks,
-        poll_intervals=tuple(args.intervals),
+        completion_tasks=args.completion_tasks,
     )
     started = time.perf_counter()
     result = asyncio.run(run(cfg))

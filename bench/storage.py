@@ -4,8 +4,9 @@ Run with ``python -m bench.storage`` from the repository root (``--help`` for th
 PostgreSQL URL (``--postgres URL``, or TEST_DATABASE_URL, as ``scripts/with-postgres python -m
 bench.storage`` sets it) PostgreSQL is measured too, in a schema of its own, dropped afterwards.
 
-Per Telegram update the bot writes the update into the inbox and deletes it once handled
-(``inbox put + done``: two write transactions); every task state change is a conditional update
+Per Telegram update the bot writes the update into the inbox and marks it handled once handled
+(``inbox put + done``: two write transactions at most; the bot batches them, this times one
+update per batch, the dearest case); every task state change is a conditional update
 (``UPDATE tasks ... WHERE id = ? AND status IN (...)``, one write transaction). Each is timed
 through the Store and through the driver directly, doing the same statements the same way on
 the store's own connection (SQLite: aiosqlite, BEGIN IMMEDIATE/COMMIT; PostgreSQL: the asyncpg
@@ -43,9 +44,10 @@ from storage.postgres import PostgresDatabase, numbered
 
 BODY = '{"update_id": 1, "message": {"text": "a red fox runs through fresh snow"}}'
 INBOX_PUT = (
-    "INSERT INTO inbox (update_id, body, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+    "INSERT INTO inbox (update_id, body, received_at, owner, chat_id, user_id)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING update_id"
 )
-INBOX_DONE = "DELETE FROM inbox WHERE update_id = ?"
+INBOX_DONE = "UPDATE inbox SET handled_at = ?, body = '' WHERE update_id IN (?)"
 ROUND = 100  # operations per timed round; the sides alternate round by round
 TASK_MOVE = "UPDATE tasks SET status = ?, updated_at = ? WHERE id = ? AND status IN (?)"
 
@@ -85,8 +87,10 @@ def _bare_ops(write: Write, task_id: int, first_update: int) -> tuple[Op, Op]:
     """The hot-path writes through the driver: the store's statements, no store."""
 
     async def inbox(i: int) -> None:
-        await write(INBOX_PUT, (first_update + i, BODY, time.time()))
-        await write(INBOX_DONE, (first_update + i,))
+        update_id = first_update + i
+        key = (1, update_id)
+        await write(INBOX_PUT, (update_id, BODY, time.time(), "bare", *key))
+        await write(INBOX_DONE, (time.time(), update_id))
 
     async def task(i: int) -> None:
         old, new = _flip(i)
@@ -97,8 +101,9 @@ def _bare_ops(write: Write, task_id: int, first_update: int) -> tuple[Op, Op]:
 
 def _store_ops(store: Store, task_id: int, first_update: int) -> tuple[Op, Op]:
     async def inbox(i: int) -> None:
-        await store.inbox.put(first_update + i, BODY)
-        await store.inbox.done(first_update + i)
+        update_id = first_update + i
+        await store.inbox.record(keep=[(update_id, BODY, (1, update_id))], forget=[])
+        await store.inbox.record(keep=[], forget=[update_id])
 
     async def task(i: int) -> None:
         old, new = _flip(i)
@@ -148,7 +153,7 @@ async def _sqlite(cfg: Config) -> dict[str, float]:
 
         async def write(sql: str, params: tuple[object, ...]) -> None:
             await conn.execute("BEGIN IMMEDIATE")
-            await conn.execute(sql, params)
+            await conn.execute_fetchall(sql, params)  # as the store: RETURNING rows read
             await conn.execute("COMMIT")
 
         try:
@@ -171,7 +176,7 @@ async def _postgres(cfg: Config) -> dict[str, float]:
         assert pool is not None
 
         async def write(sql: str, params: tuple[object, ...]) -> None:
-            await pool.execute(numbered(sql), *params)
+            await pool.fetch(numbered(sql), *params)
 
         return await _measure("postgresql", store, write, cfg)
     finally:

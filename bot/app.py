@@ -20,6 +20,7 @@ from bot.delivery import Deliverer
 from bot.drafts import DraftService
 from bot.edit_budget import EditBudget
 from bot.evolink import EvolinkClient
+from bot.evolink.lanes import QueryLanes
 from bot.generate import Generator
 from bot.heap import give_back_free_memory
 from bot.history import HistoryService
@@ -32,6 +33,7 @@ from bot.metrics import CountingRateLimiter, Metrics
 from bot.notices import Notices
 from bot.reconcile import Reconciler
 from bot.references import ReferenceProcessor
+from bot.replicas import Replica
 from bot.rerun import Rerun
 from bot.services import CONTEXT_TYPES, BotApplication, BotContext, Services
 from bot.settings import MediaHosting, Settings
@@ -41,8 +43,8 @@ from bot.submit import Submitter
 from bot.telegram_files import TelegramFiles
 from bot.telegram_requests import BoundedRequest, GatedGetUpdates
 from bot.texts import LANGUAGES, t
-from bot.tracker import TaskTracker
-from bot.update_inbox import DurableUpdateQueue
+from bot.tracker import QUERY_CONCURRENCY, TaskTracker
+from bot.update_inbox import DurableUpdateQueue, PersonTurns
 from bot.update_order import PerChatUpdateProcessor
 from bot.upstream import Upstream
 from storage import Store, database_at
@@ -51,6 +53,8 @@ from storage.models import Options
 
 log = logging.getLogger(__name__)
 
+
+LANE_LIMITS = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 
 COMMAND_NAMES = ("generate", "settings", "status", "history", "balance", "cancel", "help")
 
@@ -69,6 +73,23 @@ def build_services(
         on_error=metrics.count_upstream_error,
     )
     upstream = Upstream(evolink, base_url=str(settings.evolink_base_url))
+    # Task queries go through lanes of one-connection clients (see bot.evolink.lanes).
+    query_http = [
+        httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=LANE_LIMITS)
+        for _ in range(QUERY_CONCURRENCY)
+    ]
+    queries = QueryLanes(
+        [
+            EvolinkClient(
+                lane,
+                api_key=settings.evolink_api_key.get_secret_value(),
+                base_url=str(settings.evolink_base_url),
+                files_base_url=str(settings.evolink_files_base_url),
+                on_error=metrics.count_upstream_error,
+            )
+            for lane in query_http
+        ]
+    )
     database_url = settings.database_url.get_secret_value() if settings.database_url else None
     store = Store(database_at(database_url, sqlite_path=settings.database_path, clock=clock))
     local_host: LocalHost | None = None
@@ -147,7 +168,7 @@ def build_services(
     )
     reconciler = Reconciler(
         store=store,
-        client=evolink,
+        client=queries,
         notices=notices,
         callbacks=settings.callbacks_enabled,
         window_seconds=settings.task_deadline_seconds,
@@ -155,7 +176,7 @@ def build_services(
     )
     tracker = TaskTracker(
         store=store,
-        client=evolink,
+        client=queries,
         notices=notices,
         reconciler=reconciler,
         deliverer=deliverer,
@@ -164,6 +185,8 @@ def build_services(
         poll_interval=settings.poll_interval_seconds,
         progress_edit_seconds=settings.progress_edit_seconds,
         deadline_seconds=settings.task_deadline_seconds,
+        callbacks=settings.callbacks_enabled,
+        claim_seconds=settings.replica_timeout_seconds,
         clock=clock,
     )
 
@@ -195,12 +218,24 @@ def build_services(
         access=access,
         submitter=submitter,
         metrics=metrics,
+        background=background,
         upstream=upstream,
     )
+    replica = Replica(
+        store=store,
+        sole=settings.replicas == 1,
+        timeout=settings.replica_timeout_seconds,
+        clock=clock,
+    )
+    replica.on_recovery("files", drafts.recover)
+    replica.on_recovery("submits", submitter.recover)
+    replica.on_recovery("deliveries", tracker.recover)
+    replica.on_recovery("one-shot requests", generator.recover)
     return Services(
         settings=settings,
         store=store,
         http=http,
+        query_http=query_http,
         evolink=evolink,
         local_host=local_host,
         messenger=messenger,
@@ -217,6 +252,7 @@ def build_services(
             tmp_dir=settings.tmp_dir,
             # Files API copies count against the account's quota: taken down when unneeded.
             host=host if isinstance(host, EvolinkFilesHost) else None,
+            every=settings.cleanup_interval_seconds,
             clock=clock,
         ),
         history=HistoryService(store=store, bot=bot),
@@ -231,6 +267,7 @@ def build_services(
         ),
         upstream=upstream,
         media=media,
+        replica=replica,
         host=host,
     )
 
@@ -257,13 +294,9 @@ def _s3_host(settings: Settings, *, clock: Clock) -> MediaHost:
 async def post_init(application: BotApplication) -> None:
     """Open resources and resume unfinished work before the first update is handled."""
     services = application.bot_data.services
+    # Updates a previous run (or a stopped replica) received but never finished are taken over
+    # here, before new ones come (see wire_updates).
     await services.start()
-    # Updates a previous run received but never finished go first, in their order; they are
-    # in the inbox already, so they skip its write.
-    for _, body in await services.store.inbox.pending():
-        update = Update.de_json(json.loads(body), application.bot)
-        if update is not None:
-            application.update_queue.put_nowait(update)
     assert application.job_queue is not None
     application.job_queue.run_repeating(
         sweep, interval=services.settings.cleanup_interval_seconds, first=1.0, name="clean-up"
@@ -339,9 +372,37 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> BotApp
     )
     services = build_services(settings, application, clock=clock, metrics=metrics)
     application.bot_data.services = services
-    processor = application.update_processor
-    assert isinstance(processor, PerChatUpdateProcessor)
-    updates.inbox = services.store.inbox
-    processor.on_handled = updates.handled
+    wire_updates(application, services)
     register(application)
     return application
+
+
+def wire_updates(application: BotApplication, services: Services) -> None:
+    """Updates through the inbox: written before Telegram may forget them, handled once, in
+    each person's order across replicas; those a stopped replica left are taken over."""
+    queue, processor = application.update_queue, application.update_processor
+    assert isinstance(queue, DurableUpdateQueue)
+    assert isinstance(processor, PerChatUpdateProcessor)
+    inbox, replica = services.store.inbox, services.replica
+    queue.inbox = inbox
+    queue.shared = services.settings.replicas > 1
+    processor.on_handled = queue.handled
+    processor.turn = PersonTurns(
+        queue=queue, inbox=inbox, processor=processor, alive_since=replica.alive_since
+    )
+
+    def parse(body: str) -> Update:
+        update = Update.de_json(json.loads(body), application.bot)
+        assert update is not None
+        return update
+
+    async def handle_body(body: str) -> None:
+        await application.process_update(parse(body))
+
+    async def take_over_updates(alive_since: float) -> None:
+        # In their order; they are in the inbox already, so they skip its write.
+        for _, body in await inbox.take_orphans(alive_since=alive_since):
+            queue.requeue(parse(body))
+
+    processor.handle_body = handle_body
+    replica.on_recovery("updates", take_over_updates)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -41,3 +42,26 @@ class Background:
 
     def __len__(self) -> int:
         return len(self._tasks)
+
+
+class Loop:
+    """A coroutine that runs until stopped (a service's main loop): started once, cancelled and
+    awaited on stop."""
+
+    def __init__(self, run: Callable[[], Coroutine[Any, Any, Any]], *, name: str) -> None:
+        self._run = run
+        self._name = name
+        self._task: asyncio.Task[Any] | None = None
+
+    def start(self) -> None:
+        """Start it, unless it runs already."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=self._name)
+
+    async def stop(self) -> None:
+        """Cancel it and wait until it has ended (idempotent)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

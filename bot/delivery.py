@@ -81,7 +81,10 @@ class Deliverer:
     async def deliver(self, task_id: int) -> None:
         """Send the outcome of a final task, unless it was already sent or is being sent."""
         if not await self._store.tasks.update(
-            task_id, delivery=Delivery.SENDING, expect_delivery=[Delivery.NONE]
+            task_id,
+            delivery=Delivery.SENDING,
+            owner=self._store.replica_id,  # if this replica stops, another settles the send
+            expect_delivery=[Delivery.NONE],
         ):
             return
         task = await self._store.tasks.get(task_id)

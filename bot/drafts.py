@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -31,6 +33,12 @@ ONESHOT_ALBUM_SECONDS = 60.0
 # An open submenu is remembered this long: a draft left alone with its duration menu open
 # shows the main buttons after that, and costs nothing meanwhile.
 MENU_SECONDS = 3600.0
+# A draft's summary is refreshed by one caller at a time, on any replica; a holder that stopped
+# loses the lock after this long.
+SUMMARY_LOCK_SECONDS = 30.0
+# How long a submit waits for files another replica is checking (it stops waiting when they are
+# checked, or when that replica stopped and this one took them over).
+READY_TIMEOUT_SECONDS = 600.0
 
 # A file that waits longer than this for a free media worker shows its place in the queue in
 # the draft summary, refreshed at most this often while it waits.
@@ -39,7 +47,13 @@ QUEUE_REFRESH_SECONDS = 3.0
 
 
 class DraftService:
-    """Builds drafts from what users send; the work on each file runs in the background."""
+    """Builds drafts from what users send; the work on each file runs in the background.
+
+    With several replicas, the files of one draft (an album) may be checked on different
+    replicas: the summary's debounce is decided in the database (`summary_due`), one refresh
+    runs at a time (a lock in the draft's row), and waiting for files or for quiet looks at
+    the database as well as at this process's own work.
+    """
 
     def __init__(
         self,
@@ -150,37 +164,61 @@ class DraftService:
                 self._watch_queue(ref.draft_id, key.user_id), name=f"queue-{ref.draft_id}"
             )
 
-    async def wait_ready(self, draft_id: int) -> None:
-        """Wait until every file of the draft has been checked."""
-        while jobs := self._jobs.get(draft_id):
-            await asyncio.gather(*jobs, return_exceptions=True)
+    async def wait_ready(self, draft_id: int, *, patience: float = READY_TIMEOUT_SECONDS) -> None:
+        """Wait until every file of the draft has been checked, here and on other replicas."""
+        give_up = time.monotonic() + patience
+        pause = 0.05
+        while True:
+            while self._jobs.get(draft_id):
+                await asyncio.gather(*self._jobs[draft_id], return_exceptions=True)
+            if not await self._store.drafts.pending_elsewhere(draft_id):
+                return
+            if time.monotonic() > give_up:
+                log.warning("draft %s: files still being checked elsewhere; going on", draft_id)
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
     async def wait_quiet(self, draft_id: int) -> None:
-        """Wait until no file has arrived for a moment: the rest of an album is in."""
+        """Wait until no file has arrived for a moment: the rest of an album is in (whichever
+        replica its items reached)."""
         # Each new arrival pushes the end of the quiet period further: re-check after sleeping.
-        while (left := self._quiet_left(draft_id)) > 0:  # noqa: ASYNC110
+        while (left := await self._quiet_left(draft_id)) > 0:  # noqa: ASYNC110
             await asyncio.sleep(left)
 
-    def _quiet_left(self, draft_id: int) -> float:
-        return self._last_arrival.get(draft_id, 0.0) + self._quiet - self._clock()
+    async def _quiet_left(self, draft_id: int) -> float:
+        here = self._last_arrival.get(draft_id, 0.0) + self._quiet - self._clock()
+        if here > 0:
+            return here
+        touched = await self._store.drafts.touched_at(draft_id)
+        return 0.0 if touched is None else touched + self._quiet - self._store.db.clock()
 
     def expect_album(self, key: ChatKey, media: SeenMedia) -> None:
-        """The rest of this item's album belongs to the same one-shot request."""
+        """The rest of this item's album belongs to the same one-shot request (other replicas
+        find it in the request's record: see Generator.start_oneshot)."""
         now = self._clock()
         self._forget_old(now)
         if media.media_group_id:
             self._oneshot_albums[(key.chat_id, media.media_group_id)] = (key, now)
 
-    def joins_oneshot_album(self, key: ChatKey, media: SeenMedia) -> bool:
-        """Whether a group media item belongs to a one-shot album this user started."""
+    async def joins_oneshot_album(self, key: ChatKey, media: SeenMedia) -> bool:
+        """Whether a group media item belongs to a one-shot album this user started (its first
+        item may have reached another replica)."""
         if not media.media_group_id:
             return False
         found = self._oneshot_albums.get((key.chat_id, media.media_group_id))
-        return found is not None and found[0] == key
+        if found is not None:
+            return found[0] == key
+        owner = await self._store.oneshots.album_of(
+            key.chat_id,
+            media.media_group_id,
+            since=self._store.db.clock() - ONESHOT_ALBUM_SECONDS,
+        )
+        return owner == key
 
-    def pending(self, draft_id: int) -> int:
-        """How many files of the draft are still being checked."""
-        return len(self._jobs.get(draft_id, ()))
+    async def pending(self, draft_id: int) -> int:
+        """How many files of the draft are still being checked, on any replica."""
+        return await self._store.drafts.pending_count(draft_id)
 
     async def set_prompt(
         self, key: ChatKey, language: str, text: str, *, announce: bool = True
@@ -279,7 +317,8 @@ class DraftService:
         }
 
     def schedule_summary(self, draft_id: int) -> None:
-        """Refresh the summary once the user has stopped sending for a moment (albums)."""
+        """Refresh the summary once the user has stopped sending for a moment (albums): once
+        for the whole album, on whichever replica is last to be due."""
         previous = self._summary_timers.pop(draft_id, None)
         if previous is not None and not previous.done():
             previous.cancel()
@@ -299,7 +338,7 @@ class DraftService:
 
     async def summary_message_id(self, draft_id: int) -> int | None:
         """The draft's message, once any send of it under way has been recorded."""
-        async with self._summary_locks.hold(draft_id):
+        async with self._summary_lock(draft_id):
             draft = await self._store.drafts.get(draft_id)
         return draft.summary_message_id if draft is not None else None
 
@@ -315,7 +354,7 @@ class DraftService:
         when the old one is gone), the old one then losing its buttons. A person has one live
         draft message per chat and topic. Notes about its files follow it."""
         message_id = None
-        async with self._summary_locks.hold(draft_id):
+        async with self._summary_lock(draft_id):
             draft = await self._store.drafts.get(draft_id)
             if draft is None or draft.state is not DraftState.OPEN:
                 self.forget(draft_id)
@@ -332,6 +371,24 @@ class DraftService:
                         await self._messenger.drop_keyboard(draft.key.chat_id, old)
             await self._send_notes(draft_id)
         return message_id
+
+    @contextlib.asynccontextmanager
+    async def _summary_lock(self, draft_id: int) -> AsyncIterator[None]:
+        """One refresh of the draft's summary at a time, here and on every other replica (so
+        two never both send a new message)."""
+        async with self._summary_locks.hold(draft_id):
+            token = self._store.replica_id  # one holder per process: the lock above
+            drafts = self._store.drafts
+            pause = 0.02
+            while not await drafts.lock_summary(
+                draft_id, token, until=self._store.db.clock() + SUMMARY_LOCK_SECONDS
+            ):
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.5)
+            try:
+                yield
+            finally:
+                await drafts.unlock_summary(draft_id, token)
 
     def note(self, draft_id: int, key: ChatKey, text: str, *, reply_to: int | None) -> None:
         """A message about the draft, sent right after its summary (never before it)."""
@@ -369,16 +426,19 @@ class DraftService:
         await self._store.drafts.remove_reference(draft.id, ref_id)
         await self.show_menu(draft, None)
 
-    async def resume(self) -> None:
-        """After a restart, check again the files that were still pending.
+    async def recover(self, alive_since: float) -> None:
+        """Check again the files a stopped replica (or this process's previous run) was
+        checking.
 
         A file whose processing was already started MAX_ATTEMPTS times is refused instead: the
-        bot stopped in the middle each time, and it may be the reason.
+        process checking it stopped in the middle each time, and it may be the reason.
         """
-        for ref in await self._store.drafts.pending_references():
+        await self._store.drafts.release_summary_locks(alive_since=alive_since)
+        for ref in await self._store.drafts.orphaned_references(alive_since=alive_since):
             draft = await self._store.drafts.get(ref.draft_id)
-            if draft is None:
+            if draft is None or not await self._store.drafts.take_reference(ref):
                 continue
+            log.info("file taken over from a stopped replica", extra={"ref": ref.id})
             if ref.attempts < MAX_ATTEMPTS:
                 await self._store.drafts.mark_started(ref.id)  # before, so a crash counts
                 self.start_processing(
@@ -417,11 +477,24 @@ class DraftService:
             self._queue_watchers.pop(draft_id, None)
 
     async def _refresh_later(self, draft_id: int) -> None:
+        drafts, db = self._store.drafts, self._store.db
+        await drafts.summary_due(draft_id, db.clock() + self._quiet)
         await asyncio.sleep(self._quiet)
         # From here on a newer arrival must not cancel this refresh half-way: it schedules its own.
         if self._summary_timers.get(draft_id) is asyncio.current_task():
             del self._summary_timers[draft_id]
-        await self.refresh_summary(draft_id)
+        while True:
+            due = await drafts.take_summary_due(draft_id, db.clock())
+            if due is None:
+                # Another replica (or a newer timer here) refreshes it: notes go after that.
+                async with self._summary_lock(draft_id):
+                    await self._send_notes(draft_id)
+                return
+            if due == 0.0:
+                await self.refresh_summary(draft_id)
+                return
+            # A file reached another replica meanwhile: the quiet period goes on until then.
+            await asyncio.sleep(max(due - db.clock(), 0.01))
 
     async def _process(self, key: ChatKey, language: str, ref: Reference) -> None:
         result = await self._processor.prepare(ref, owner=key.user_id)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from bot.access import AccessPolicy
+from bot.background import Background
 from bot.drafts import DraftService
 from bot.messenger import Messenger
 from bot.metrics import Metrics
@@ -12,7 +14,9 @@ from bot.submit import Submitter
 from bot.texts import t
 from bot.upstream import Upstream
 from storage import Store
-from storage.models import ChatKey, RefStatus, SeenMedia, Task
+from storage.models import ChatKey, DraftState, Oneshot, RefStatus, SeenMedia, Task
+
+log = logging.getLogger(__name__)
 
 
 class Generator:
@@ -27,9 +31,11 @@ class Generator:
         access: AccessPolicy,
         submitter: Submitter,
         metrics: Metrics,
+        background: Background,
         upstream: Upstream | None = None,
     ) -> None:
         self._store = store
+        self._background = background
         self._drafts = drafts
         self._messenger = messenger
         self._access = access
@@ -91,7 +97,7 @@ class Generator:
     async def start(self, task: Task) -> Task | None:
         """A new task's status message, then its submit in the background."""
         self._metrics.requests.inc()
-        pending = self._drafts.pending(task.draft_id)
+        pending = await self._drafts.pending(task.draft_id)
         text = t(task.language, "waiting_for_files" if pending else "submitting")
         status_id = await self._messenger.send(task.key, text, reply_to=task.request_message_id)
         await self._store.tasks.update(task.id, status_message_id=status_id)
@@ -143,12 +149,52 @@ class Generator:
             return
         await self._drafts.set_prompt(key, language, text)
 
-    async def generate_when_quiet(
-        self, key: ChatKey, language: str, draft_id: int, *, request_message_id: int | None
+    async def start_oneshot(
+        self,
+        key: ChatKey,
+        language: str,
+        draft_id: int,
+        media: SeenMedia,
+        *,
+        request_message_id: int,
     ) -> None:
-        """Generate once the rest of an album has arrived (a caption starting with /generate)."""
-        await self._drafts.wait_quiet(draft_id)
-        await self.generate(key, language, request_message_id=request_message_id, prompt=None)
+        """A caption starting with /generate: the request is made once the rest of its album
+        is in (recorded, so that another replica makes it if this one stops first)."""
+        self._drafts.expect_album(key, media)
+        oneshot = await self._store.oneshots.add(
+            key,
+            language=language,
+            draft_id=draft_id,
+            request_message_id=request_message_id,
+            media_group_id=media.media_group_id,
+        )
+        self._background.spawn(self._when_quiet(oneshot), name=f"oneshot-{draft_id}")
+
+    async def recover(self, alive_since: float) -> None:
+        """Make the one-shot requests a stopped replica (or a previous run) had not made."""
+        for oneshot in await self._store.oneshots.orphaned(alive_since=alive_since):
+            if await self._store.oneshots.take(oneshot):
+                log.info(
+                    "one-shot request taken over from a stopped replica",
+                    extra={"draft": oneshot.draft_id},
+                )
+                self._background.spawn(
+                    self._when_quiet(oneshot, recovered=True), name=f"oneshot-{oneshot.id}"
+                )
+
+    async def _when_quiet(self, oneshot: Oneshot, *, recovered: bool = False) -> None:
+        """Generate once the rest of an album has arrived."""
+        await self._drafts.wait_quiet(oneshot.draft_id)
+        draft = await self._store.drafts.get(oneshot.draft_id)
+        # Taken over from a stopped replica, it may have been made already: not said twice.
+        if not recovered or (draft is not None and draft.state is DraftState.OPEN):
+            await self.generate(
+                oneshot.key,
+                oneshot.language,
+                request_message_id=oneshot.request_message_id,
+                prompt=None,
+            )
+        await self._store.oneshots.done(oneshot.id)
 
     async def _reply(self, key: ChatKey, text: str, reply_to: int | None) -> None:
         await self._messenger.send(key, text, reply_to=reply_to)

@@ -35,7 +35,11 @@ class SweepResult:
 
 
 class Janitor:
-    """Removes files nobody needs any more; what a task might still need is left alone."""
+    """Removes files nobody needs any more; what a task might still need is left alone.
+
+    Safe on every replica at once: each cleans its own disk (its media and temp files); the
+    database's clean-up runs on one replica per `every` seconds (a lease on the job).
+    """
 
     def __init__(
         self,
@@ -45,6 +49,7 @@ class Janitor:
         tmp_dir: Path,
         draft_ttl_seconds: float = 7 * DAY,
         host: RemovableHost | None = None,
+        every: float | None = None,
         clock: Clock = time.time,
     ) -> None:
         self._store = store
@@ -52,22 +57,31 @@ class Janitor:
         self._media_dir = media_dir
         self._tmp_dir = tmp_dir
         self._draft_ttl = draft_ttl_seconds
+        self._every = every
         self._clock = clock
 
     async def sweep(self) -> SweepResult:
-        """One pass over everything; safe to run at any time, and again."""
+        """One pass over everything; safe to run at any time, and again, anywhere."""
         now = self._clock()
         drafts = self._store.drafts
-        expired = await drafts.expire_stale(now - self._draft_ttl)
+        expired = group = unhosted = 0
+        if self._every is None or await self._store.replicas.claim_job(
+            "clean-up", every=self._every * 0.9
+        ):
+            expired = await drafts.expire_stale(now - self._draft_ttl)
+            group = await self._store.group_media.prune(now - 2 * DAY)
+            await self._store.oneshots.prune(now - 2 * DAY)
+            # Telegram sends no copy of an update a day after it.
+            await self._store.inbox.prune(now - DAY)
+            unhosted = await self._remove_hosted_copies(now)
         cleaned = 0
         # The upstream may still be fetching the files of a submit we could not confirm.
-        for draft_id in await drafts.finished_with_files(unconfirmed_since=now - DAY):
+        on_disk = await asyncio.to_thread(self._draft_dirs)
+        for draft_id in await drafts.finished_among(on_disk, unconfirmed_since=now - DAY):
             await asyncio.to_thread(shutil.rmtree, self._media_dir / f"d{draft_id}", True)
             await drafts.forget_files(draft_id)
             cleaned += 1
         temp = await asyncio.to_thread(self._remove_old_temp_files, now - HOUR)
-        group = await self._store.group_media.prune(now - 2 * DAY)
-        unhosted = await self._remove_hosted_copies(now)
         result = SweepResult(cleaned, expired, temp, group, unhosted)
         if any((cleaned, expired, temp, group, unhosted)):
             log.info("clean-up: %s", result)
@@ -110,6 +124,16 @@ class Janitor:
                 log.warning("clean-up: hosted file %s not deleted: %s", remote_id, exc)
                 return False
         return True
+
+    def _draft_dirs(self) -> list[int]:
+        """Drafts with a media folder on this replica's disk (d<id>)."""
+        if not self._media_dir.exists():
+            return []
+        return sorted(
+            int(path.name[1:])
+            for path in self._media_dir.iterdir()
+            if path.is_dir() and path.name[:1] == "d" and path.name[1:].isdigit()
+        )
 
     def _remove_old_temp_files(self, before: float) -> int:
         if not self._tmp_dir.exists():

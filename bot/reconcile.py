@@ -14,8 +14,9 @@ import time
 from datetime import UTC, datetime
 
 from bot import limits
-from bot.evolink import EvolinkClient, EvolinkError, VideoTask
+from bot.evolink import EvolinkError, VideoTask
 from bot.evolink import errors as api
+from bot.evolink.lanes import TaskReader
 from bot.notices import Notices
 from bot.texts import t
 from storage import Store
@@ -38,7 +39,7 @@ class Reconciler:
         self,
         *,
         store: Store,
-        client: EvolinkClient,
+        client: TaskReader,
         notices: Notices,
         callbacks: bool,
         window_seconds: float,

@@ -22,6 +22,7 @@ from bot.janitor import Janitor
 from bot.media.jobs import MediaJobs
 from bot.messenger import Messenger
 from bot.metrics import Metrics
+from bot.replicas import Replica
 from bot.rerun import Rerun
 from bot.settings import Settings
 from bot.settings_menu import SettingsMenu
@@ -38,6 +39,7 @@ class Services:
     settings: Settings
     store: Store
     http: httpx.AsyncClient
+    query_http: list[httpx.AsyncClient]
     evolink: EvolinkClient
     local_host: LocalHost | None
     messenger: Messenger
@@ -55,10 +57,12 @@ class Services:
     balance: Balance
     upstream: Upstream
     media: MediaJobs
+    replica: Replica
     host: MediaHost | None = None
 
     async def start(self) -> None:
-        """Open the database and pick up whatever a previous run left unfinished."""
+        """Open the database and take over whatever a previous run (or a stopped replica) left
+        unfinished."""
         for directory in (self.settings.media_dir, self.settings.tmp_dir):
             directory.mkdir(parents=True, exist_ok=True)
         self.media.start()  # the workers warm up while the rest starts
@@ -66,17 +70,21 @@ class Services:
         prepare = getattr(self.host, "prepare", None)  # e.g. S3: the expiry rule of the bucket
         if prepare is not None:
             await prepare()
-        await self.drafts.resume()
-        await self.submitter.resume()
-        await self.tracker.resume()
+        await self.replica.join()
+        await self.replica.recover()
         self.tracker.start()
+        self.replica.start()
 
     async def close(self) -> None:
-        """Stop background work and release connections; in-flight tasks resume on restart."""
+        """Stop background work and release connections; in-flight tasks resume on restart (or
+        on another replica, at once: this one signs off last)."""
         await self.tracker.stop()
         await self.background.close()
         await self.media.close()  # after the work that uses it: its jobs end with it
+        await self.replica.stop()
         await self.http.aclose()
+        for lane in self.query_http:
+            await lane.aclose()
         await self.store.close()
 
 

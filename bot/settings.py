@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     # GET /metrics needs "Authorization: Bearer <this>"; unset, the route does not exist.
     metrics_token: SecretStr | None = None
 
-    poll_interval_seconds: float = Field(default=10.0, gt=0)
+    poll_interval_seconds: float = Field(default=60.0, gt=0)
     progress_edit_seconds: float = Field(default=5.0, ge=0)
     # A group shares 20 messages a minute: progress edits there get at most this many.
     group_progress_edits_per_minute: int = Field(default=4, ge=0, le=20)
@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     daily_generations_per_user: int = Field(default=20, ge=0)
     max_running_tasks_per_user: int = Field(default=2, ge=0)
+
+    # How many copies of the bot run on the same database (behind a load balancer), and how
+    # long one may be silent before the others take over its unfinished work.
+    replicas: int = Field(default=1, ge=1, le=100)
+    replica_timeout_seconds: float = Field(default=30.0, ge=1)
 
     data_dir: Path = Path("./data")
     # Unset: SQLite in DATA_DIR. postgresql://user:password@host:5432/database: PostgreSQL.
@@ -365,7 +370,27 @@ def load_settings(**overrides: object) -> Settings:
         )
     if settings.media_hosting is MediaHosting.S3:
         _check_s3(settings)
+    if settings.replicas > 1:
+        _check_replicas(settings)
     return settings
+
+
+def _check_replicas(settings: Settings) -> None:
+    n = settings.replicas
+    if settings.database_url is None:
+        raise SettingsError(
+            f"REPLICAS={n} needs DATABASE_URL (PostgreSQL): SQLite is one process's database"
+        )
+    if not settings.webhook_enabled:
+        raise SettingsError(
+            f"REPLICAS={n} needs TELEGRAM_WEBHOOK_URL: Telegram gives long-polled updates to one"
+            " process only"
+        )
+    if settings.media_hosting is MediaHosting.LOCAL:
+        raise SettingsError(
+            f"REPLICAS={n} does not work with MEDIA_HOSTING=local (each replica serves only its"
+            " own disk): use s3 or evolink"
+        )
 
 
 def _check_s3(settings: Settings) -> None:

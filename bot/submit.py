@@ -86,9 +86,16 @@ class Submitter:
                 await self._refuse(task, "internal_error", code="internal", message="")
             raise
 
-    async def resume(self) -> None:
-        """After a restart: tasks not yet sent are submitted; interrupted submits are unknown."""
-        for task in await self._store.tasks.needing_attention():
+    async def recover(self, alive_since: float) -> None:
+        """Submits a stopped replica (or this process's previous run) left: tasks not yet sent
+        are submitted here; those cut off while being sent are unknown (never sent again)."""
+        for orphan in await self._store.tasks.orphaned(alive_since=alive_since):
+            if orphan.status not in {TaskStatus.PREPARING, TaskStatus.SUBMITTING}:
+                continue
+            task = await self._store.tasks.take(orphan)
+            if task is None:
+                continue  # another replica took it
+            log.info("submit taken over (%s)", task.status.value, extra={"task": task.id})
             if task.status is TaskStatus.PREPARING:
                 self.start(task.id)
             elif task.status is TaskStatus.SUBMITTING:

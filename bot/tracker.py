@@ -9,15 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
+import math
 import time
-from typing import Any
 
-from bot.background import Background
+from bot.background import Background, Loop
 from bot.delivery import Deliverer
-from bot.evolink import EvolinkClient, EvolinkError, VideoTask
+from bot.evolink import EvolinkError, VideoTask
+from bot.evolink.lanes import TaskReader
 from bot.metrics import Metrics
 from bot.notices import Notices, progress_text
+from bot.poll_plan import Reading, next_delay
 from bot.reconcile import Reconciler
 from bot.texts import t
 from storage import Store
@@ -30,6 +31,13 @@ GROUP_EDIT_SECONDS = 15.0
 # A task given up at the deadline is queried this many poll intervals apart (a callback, when
 # callbacks are on, brings a late completion at once).
 LATE_POLL_INTERVALS = 30
+# After a failed query, the next one comes in twice the interval, but at most this many seconds.
+RETRY_SECONDS = 5.0
+# Task queries in flight at once (see bot.evolink.lanes): a sweep of a thousand tasks takes
+# seconds, and at 150 ms an answer some fifty queries a second go through.
+QUERY_CONCURRENCY = 8
+# Due tasks are gathered this long into one claim (unless a submit or a callback wakes the loop).
+GATHER_SECONDS = 0.4
 
 _FINAL_UPSTREAM = {
     "completed": TaskStatus.COMPLETED,
@@ -39,13 +47,18 @@ _FINAL_UPSTREAM = {
 
 
 class TaskTracker:
-    """One loop polls every running task when it is due; callbacks only make a task due now."""
+    """One loop polls every running task when it is due; callbacks only make a task due now.
+
+    With several replicas, each claims the due tasks it queries (storage `claim_due`): a task
+    is queried by one replica at a time, and is due again when the claim runs out, so the tasks
+    of a replica that stopped move on. When to query next: see `bot.poll_plan`.
+    """
 
     def __init__(
         self,
         *,
         store: Store,
-        client: EvolinkClient,
+        client: TaskReader,
         notices: Notices,
         reconciler: Reconciler,
         deliverer: Deliverer,
@@ -54,6 +67,8 @@ class TaskTracker:
         poll_interval: float,
         progress_edit_seconds: float,
         deadline_seconds: float,
+        callbacks: bool = False,
+        claim_seconds: float = 30.0,
         clock: Clock = time.time,
     ) -> None:
         self._store = store
@@ -66,30 +81,33 @@ class TaskTracker:
         self._interval = poll_interval
         self._edit_every = progress_edit_seconds
         self._deadline = deadline_seconds
+        self._callbacks = callbacks
+        self._claim_seconds = claim_seconds
         self._clock = clock
         self._wake = asyncio.Event()
+        self._wake_at = 0.0  # when the loop means to look for due tasks next
         self._busy: set[int] = set()
         # Tasks hinted while a check of theirs was in flight: that check may have read the state
         # from before the change, so they are checked again once it is over.
         self._recheck: set[int] = set()
-        self._loop: asyncio.Task[Any] | None = None
+        self._loop = Loop(self._run, name="task-tracker")
 
     def start(self) -> None:
         """Start the polling loop."""
-        if self._loop is None:
-            self._loop = asyncio.create_task(self._run(), name="task-tracker")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop the polling loop (tasks in flight are picked up again after a restart)."""
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-            self._loop = None
+        await self._loop.stop()
 
     def wake(self) -> None:
         """Look for due tasks now (a task was submitted, or a callback came)."""
         self._wake.set()
+
+    def _due(self, at: float) -> None:
+        """A task was scheduled for `at`: the loop looks sooner if it meant to sleep past it."""
+        if at < self._wake_at:
+            self._wake.set()
 
     async def on_callback(self, task: Task, claim: str | None) -> None:
         """A callback to this task's secret URL said it changed; `claim` is the task id its body
@@ -107,22 +125,28 @@ class TaskTracker:
         elif task.status.final:
             await self._finish(task.id)
 
-    async def resume(self) -> None:
-        """After a restart: deliver what finished, settle sends that were cut short."""
-        for task in await self._store.tasks.needing_attention():
-            if task.delivery is Delivery.SENDING:
+    async def recover(self, alive_since: float) -> None:
+        """Tasks a stopped replica was querying are due at once; sends it left are settled;
+        finished tasks nobody sends are sent."""
+        await self._store.tasks.release_claims(alive_since=alive_since)
+        for orphan in await self._store.tasks.orphaned(alive_since=alive_since):
+            if orphan.delivery is not Delivery.SENDING:
+                continue
+            task = await self._store.tasks.take(orphan)
+            if task is not None and task.delivery is Delivery.SENDING:
+                log.info("send cut off by a stop taken over", extra={"task": task.id})
                 self._background.spawn(
                     self._deliverer.settle_interrupted(task), name=f"settle-{task.id}"
                 )
-            elif task.status.final and task.delivery is Delivery.NONE:
-                self._background.spawn(self._deliverer.deliver(task.id), name=f"deliver-{task.id}")
+        # Sent once whichever replica asks: the send is claimed by a conditional update.
+        for task in await self._store.tasks.undelivered():
+            self._background.spawn(self._deliverer.deliver(task.id), name=f"deliver-{task.id}")
         self.wake()
 
-    async def _check_owned(self, task_id: int) -> None:
+    async def _check_owned(self, task: Task) -> None:
+        """Look at a task this replica claimed (`task` as the claim returned it)."""
+        task_id = task.id
         try:
-            task = await self._store.tasks.get(task_id)
-            if task is None:
-                return
             if task.status is TaskStatus.UNKNOWN:
                 await self._settle_unknown(task)
                 return
@@ -210,16 +234,24 @@ class TaskTracker:
             task.id,
             next_poll_at=self._clock() + self._interval * LATE_POLL_INTERVALS,
             expect_status=[TaskStatus.FAILED],
+            expect_poll_at=task.next_poll_at,
         )
 
     def _sent_at(self, task: Task) -> float:
         return task.submitted_at or task.created_at
 
     async def _retry_later(self, task: Task) -> None:
-        later = self._interval * (LATE_POLL_INTERVALS if task.given_up else 2)
-        await self._store.tasks.update(
-            task.id, next_poll_at=self._clock() + later, expect_status=[task.status]
-        )
+        if task.given_up:
+            later = self._interval * LATE_POLL_INTERVALS
+        else:
+            later = min(self._interval * 2, RETRY_SECONDS)
+        if await self._store.tasks.update(
+            task.id,
+            next_poll_at=self._clock() + later,
+            expect_status=[task.status],
+            expect_poll_at=task.next_poll_at,
+        ):
+            self._due(self._clock() + later)
 
     async def apply(self, task: Task, state: VideoTask) -> None:
         """Record what the task query said; a final state goes on to delivery."""
@@ -243,15 +275,38 @@ class TaskTracker:
             if moved:
                 await self._finish(task.id)
             return
+        now = self._clock()
         status = TaskStatus.PROCESSING if state.status == "processing" else task.status
-        await self._store.tasks.update(
+        # The pace baseline: the first reading that saw the task processing upstream.
+        baseline = (task.rate_at, task.rate_progress)
+        if task.rate_at is None and state.status == "processing":
+            baseline = (now, state.progress)
+        estimate = state.task_info.estimated_time or task.estimated_time
+        reading = Reading(
+            age=now - self._sent_at(task),
+            estimate=estimate,
+            progress=state.progress,
+            queued=state.status == "pending" and state.progress <= 0,
+            baseline_age=None if baseline[0] is None else baseline[0] - self._sent_at(task),
+            baseline_progress=baseline[1],
+            # The previous query's answer was written then (or the submit's).
+            since_previous=now - task.updated_at,
+            previous_progress=task.progress,
+        )
+        delay = next_delay(reading, longest=self._interval, callbacks=self._callbacks)
+        if await self._store.tasks.update(
             task.id,
             status=status,
             progress=state.progress,
-            estimated_time=state.task_info.estimated_time or task.estimated_time,
-            next_poll_at=self._clock() + self._next_delay(task, state),
+            estimated_time=estimate,
+            rate_at=baseline[0],
+            rate_progress=baseline[1],
+            next_poll_at=now + delay,
             expect_status=[TaskStatus.PENDING, TaskStatus.PROCESSING],
-        )
+            # A callback that made the task due meanwhile wins: it is looked at again at once.
+            expect_poll_at=task.next_poll_at,
+        ):
+            self._due(now + delay)
         await self._show_progress(task, state.progress)
 
     async def _finish(self, task_id: int) -> None:
@@ -290,30 +345,29 @@ class TaskTracker:
             log.info("task %s: progress %s%% not shown", task.id, progress)
         await self._store.tasks.update(task.id, progress_shown=progress, progress_edited_at=now)
 
-    def _next_delay(self, task: Task, state: VideoTask) -> float:
-        """Poll at the interval, slower while the estimate says the end is far, with jitter."""
-        delay = self._interval
-        estimate = state.task_info.estimated_time or task.estimated_time
-        if estimate:
-            remaining = estimate - (self._clock() - (task.submitted_at or task.created_at))
-            delay = min(max(remaining / 4, self._interval), self._interval * 2)
-        return float(delay * random.uniform(0.85, 1.15))  # noqa: S311 - jitter, not crypto
-
     async def _run(self) -> None:
         while True:
             try:
                 await self._tick()
             except Exception:
                 log.exception("task tracker tick failed")
+            self._wake_at = math.inf  # a check that ends meanwhile wakes the loop
             next_at = await self._store.tasks.next_poll_at(self._clock())
             timeout = self._interval if next_at is None else next_at - self._clock()
-            timeout = min(max(timeout, 0.05), self._interval)
+            timeout = min(max(timeout, GATHER_SECONDS), self._interval)
+            self._wake_at = self._clock() + timeout
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
 
     async def _tick(self) -> None:
-        for task in await self._store.tasks.due_for_poll(self._clock()):
-            if task.id not in self._busy:
-                self._busy.add(task.id)
-                self._background.spawn(self._check_owned(task.id), name=f"poll-{task.id}")
+        now = self._clock()
+        lease = now + max(self._claim_seconds, 1.0)
+        for task in await self._store.tasks.claim_due(now, lease_until=lease):
+            if task.id in self._busy:
+                # Made due again (a callback) while a check of it is in flight: that check may
+                # have read the state from before the change, so it is checked again after it.
+                self._recheck.add(task.id)
+                continue
+            self._busy.add(task.id)
+            self._background.spawn(self._check_owned(task), name=f"poll-{task.id}")

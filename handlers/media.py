@@ -27,18 +27,16 @@ async def media(update: Update, context: BotContext) -> None:
     if not is_private(update):
         # In groups media is remembered, not drafted: a /generate reply or caption picks it up.
         await services.store.group_media.remember(message.chat_id, incoming)
-        if oneshot is None and not services.drafts.joins_oneshot_album(chat_key(update), incoming):
+        if oneshot is None and not await services.drafts.joins_oneshot_album(
+            chat_key(update), incoming
+        ):
             return
     key, lang = chat_key(update), language(update)
     caption = oneshot if oneshot is not None else message.caption
     draft = await services.drafts.add_media(key, lang, incoming, caption)
     if oneshot is not None and draft is not None:
-        services.drafts.expect_album(key, incoming)
-        services.background.spawn(
-            services.generator.generate_when_quiet(
-                key, lang, draft.id, request_message_id=message.message_id
-            ),
-            name=f"oneshot-{draft.id}",
+        await services.generator.start_oneshot(
+            key, lang, draft.id, incoming, request_message_id=message.message_id
         )
 
 

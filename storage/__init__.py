@@ -9,7 +9,9 @@ from storage.db import Clock, Database, DatabaseUnavailable, IntegrityError
 from storage.drafts import DraftStore
 from storage.group_media import GroupMediaStore
 from storage.inbox import InboxStore
+from storage.oneshots import OneshotStore
 from storage.preferences import PreferenceStore
+from storage.replicas import ReplicaStore, new_replica_id
 from storage.sqlite import SqliteDatabase
 from storage.tasks import TaskStore
 
@@ -20,7 +22,9 @@ __all__ = [
     "GroupMediaStore",
     "InboxStore",
     "IntegrityError",
+    "OneshotStore",
     "PreferenceStore",
+    "ReplicaStore",
     "SqliteDatabase",
     "Store",
     "TaskStore",
@@ -39,15 +43,23 @@ def database_at(url: str | None, *, sqlite_path: Path, clock: Clock = time.time)
 
 
 class Store:
-    """The database and its stores, opened and closed together."""
+    """The database and its stores, opened and closed together.
 
-    def __init__(self, db: Database) -> None:
+    `replica_id` names this process among the bot's processes on the database: the work it
+    takes in hand (updates, files being checked, submits, sends) is marked as its own.
+    """
+
+    def __init__(self, db: Database, *, replica_id: str | None = None) -> None:
         self.db = db
-        self.drafts = DraftStore(db)
-        self.tasks = TaskStore(db)
+        self.replica_id = replica_id or new_replica_id()
+        me = self.replica_id
+        self.drafts = DraftStore(db, me)
+        self.tasks = TaskStore(db, me)
         self.preferences = PreferenceStore(db)
         self.group_media = GroupMediaStore(db)
-        self.inbox = InboxStore(db)
+        self.inbox = InboxStore(db, me)
+        self.oneshots = OneshotStore(db, me)
+        self.replicas = ReplicaStore(db, me)
 
     async def open(self) -> None:
         """Open the database and apply migrations (once: opening an open store does nothing)."""

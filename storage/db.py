@@ -54,6 +54,10 @@ class Database(Connection, Protocol):
 
     clock: Clock
     engine: str  # "sqlite" or "postgresql"
+    # Appended to the subquery that picks rows to claim (`UPDATE ... WHERE id IN (SELECT ...
+    # LIMIT n<skip_locked>)`): on PostgreSQL " FOR UPDATE SKIP LOCKED", so replicas claiming at
+    # once take disjoint rows without waiting; empty on SQLite, where one writer runs at a time.
+    skip_locked: str
 
     async def open(self) -> None:
         """Connect and bring the schema up to date; DatabaseUnavailable when that fails."""
@@ -65,6 +69,14 @@ class Database(Connection, Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[Connection]:
         """Statements that commit together, or not at all when the block raises."""
+        ...
+
+    async def write_returning(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one write statement with a RETURNING clause in a transaction of its own; its rows.
+
+        (A write through `fetchall` could land inside another caller's open transaction on
+        SQLite, whose one connection is shared.)
+        """
         ...
 
     async def schema_version(self) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 
 from storage.db import Database, IntegrityError, Row
 from storage.models import ChatKey, Draft, DraftState, Options, Reference, RefStatus
+from storage.replicas import ORPHANED
 
 # A draft no task can still need files of: closed, and every task of it over and delivered
 # (a submit we could not confirm keeps them while it is recent: the upstream may be fetching).
@@ -22,10 +23,6 @@ _NO_TASK_NEEDS_IT = (
 # ... and open drafts left alone: their files can be hosted again when they are submitted.
 _NO_HOSTED_COPY_NEEDED = f"(({_NO_TASK_NEEDS_IT}) OR (d.state = 'open' AND d.updated_at < ?))"
 # The queries, from the fixed fragments above (no input is ever formatted into them).
-_FINISHED_WITH_FILES = (
-    "SELECT DISTINCT d.id FROM drafts d JOIN refs r ON r.draft_id = d.id"
-    f" WHERE r.local_path IS NOT NULL AND {_NO_TASK_NEEDS_IT}"
-)
 _UNNEEDED_HOSTED = (
     "SELECT r.id, r.hosted_id FROM refs r JOIN drafts d ON d.id = r.draft_id"
     f" WHERE r.hosted_id IS NOT NULL AND {_NO_HOSTED_COPY_NEEDED} ORDER BY r.id LIMIT ?"
@@ -40,8 +37,9 @@ _FORGET_HOSTED = (
 class DraftStore:
     """Reads and writes drafts; one open draft per (chat, topic, user)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, me: str) -> None:
         self.db = db
+        self.me = me
 
     async def open_draft(self, key: ChatKey) -> Draft | None:
         """The user's open draft in that chat and topic, if any."""
@@ -157,8 +155,8 @@ class DraftStore:
             inserted = await tx.fetchone(
                 "INSERT INTO refs (draft_id, position, kind, source, telegram_file_id,"
                 " telegram_file_unique_id, message_id, media_group_id, file_name, size,"
-                " created_at, attempts, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) RETURNING id",
+                " created_at, attempts, started_at, owner)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
                 (
                     draft_id,
                     position,
@@ -172,6 +170,7 @@ class DraftStore:
                     size,
                     self.db.clock(),
                     self.db.clock(),
+                    self.me,
                 ),
             )
             assert inserted is not None
@@ -263,20 +262,25 @@ class DraftStore:
             (self.db.clock(), idle_before),
         )
 
-    async def finished_with_files(self, unconfirmed_since: float) -> list[int]:
-        """Drafts with files on disk that no task can still need.
-
-        A submit we could not confirm (status unknown) keeps its files while it is younger than
-        `unconfirmed_since`: the upstream may still be fetching them.
-        """
-        rows = await self.db.fetchall(_FINISHED_WITH_FILES, (unconfirmed_since,))
-        return [int(row[0]) for row in rows]
+    async def finished_among(self, draft_ids: list[int], unconfirmed_since: float) -> list[int]:
+        """Of these drafts (whose files are on this replica's disk), those no task can still
+        need."""
+        found: list[int] = []
+        for start in range(0, len(draft_ids), 500):
+            chunk = draft_ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                f"SELECT d.id FROM drafts d WHERE d.id IN ({marks}) AND {_NO_TASK_NEEDS_IT}",
+                (*chunk, unconfirmed_since),
+            )
+            found += [int(row[0]) for row in rows]
+        return sorted(found)
 
     async def unneeded_hosted(
         self, *, unconfirmed_since: float, idle_before: float, limit: int
     ) -> list[tuple[int, str]]:
         """(reference id, hosted file id) of uploads no task can need: drafts finished as in
-        `finished_with_files`, and open drafts untouched since `idle_before`."""
+        `finished_among`, and open drafts untouched since `idle_before`."""
         rows = await self.db.fetchall(_UNNEEDED_HOSTED, (unconfirmed_since, idle_before, limit))
         return [(int(row[0]), str(row[1])) for row in rows]
 
@@ -348,14 +352,93 @@ class DraftStore:
             )
         return await self.get(draft_id)
 
-    async def pending_references(self) -> list[Reference]:
-        """References left pending by a restart, to be processed again."""
+    async def orphaned_references(self, *, alive_since: float) -> list[Reference]:
+        """References still pending whose replica stopped checking them (see storage.replicas)."""
         rows = await self.db.fetchall(
-            "SELECT refs.* FROM refs JOIN drafts ON drafts.id = refs.draft_id"
-            " WHERE refs.status = 'pending' AND drafts.state IN ('open', 'submitted')"
-            " ORDER BY refs.id"
+            "SELECT * FROM refs WHERE status = 'pending'"
+            f" AND {ORPHANED} AND draft_id IN (SELECT id FROM drafts"
+            " WHERE state IN ('open', 'submitted')) ORDER BY id",
+            (alive_since,),
         )
         return [_reference(row) for row in rows]
+
+    async def take_reference(self, ref: Reference) -> bool:
+        """Make checking a pending reference this replica's, if its owner seen in `ref` still
+        holds it."""
+        return (
+            await self.db.write(
+                "UPDATE refs SET owner = ? WHERE id = ? AND status = 'pending'"
+                " AND COALESCE(owner, '') = ?",
+                (self.me, ref.id, ref.owner or ""),
+            )
+            == 1
+        )
+
+    async def pending_count(self, draft_id: int) -> int:
+        """How many of the draft's files are still being checked, on any replica."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM refs WHERE draft_id = ? AND status = 'pending'", (draft_id,)
+        )
+        return int(row[0]) if row else 0
+
+    async def pending_elsewhere(self, draft_id: int) -> int:
+        """How many of the draft's files another replica is still checking."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM refs WHERE draft_id = ? AND status = 'pending'"
+            " AND COALESCE(owner, '') <> ?",
+            (draft_id, self.me),
+        )
+        return int(row[0]) if row else 0
+
+    async def touched_at(self, draft_id: int) -> float | None:
+        """When a file last joined the draft (or it changed otherwise), by the database clock."""
+        row = await self.db.fetchone("SELECT updated_at FROM drafts WHERE id = ?", (draft_id,))
+        return float(row[0]) if row else None
+
+    # -- the summary message: one refresh at a time, once files stop arriving -------------------
+
+    async def summary_due(self, draft_id: int, at: float) -> None:
+        """The summary is to be refreshed at `at` (a later arrival pushes it on)."""
+        await self.db.write("UPDATE drafts SET summary_due_at = ? WHERE id = ?", (at, draft_id))
+
+    async def take_summary_due(self, draft_id: int, now: float) -> float | None:
+        """Claim a due refresh: 0.0 when this caller is to refresh now; the time it is due at
+        when that is still ahead; None when there is none (another replica took it)."""
+        if await self.db.write(
+            "UPDATE drafts SET summary_due_at = NULL WHERE id = ? AND summary_due_at <= ?",
+            (draft_id, now),
+        ):
+            return 0.0
+        row = await self.db.fetchone("SELECT summary_due_at FROM drafts WHERE id = ?", (draft_id,))
+        return float(row[0]) if row and row[0] is not None else None
+
+    async def lock_summary(self, draft_id: int, token: str, *, until: float) -> bool:
+        """Take the draft's summary lock (free, held past its expiry, or left by this same
+        holder) until `until`."""
+        now = self.db.clock()
+        return (
+            await self.db.write(
+                "UPDATE drafts SET summary_lock = ?, summary_lock_until = ? WHERE id = ?"
+                " AND (summary_lock_until IS NULL OR summary_lock_until < ? OR summary_lock = ?)",
+                (token, until, draft_id, now, token),
+            )
+            == 1
+        )
+
+    async def release_summary_locks(self, *, alive_since: float) -> int:
+        """Release summary locks held by replicas that stopped."""
+        return await self.db.write(
+            "UPDATE drafts SET summary_lock_until = NULL WHERE summary_lock_until IS NOT NULL"
+            " AND summary_lock NOT IN (SELECT id FROM replicas WHERE seen_at >= ?)",
+            (alive_since,),
+        )
+
+    async def unlock_summary(self, draft_id: int, token: str) -> None:
+        """Release the summary lock, if `token` still holds it."""
+        await self.db.write(
+            "UPDATE drafts SET summary_lock_until = NULL WHERE id = ? AND summary_lock = ?",
+            (draft_id, token),
+        )
 
 
 def _new_key() -> str:
@@ -405,4 +488,5 @@ def _reference(row: Row) -> Reference:
         error_params=json.loads(row["error_params"] or "{}"),
         attempts=row["attempts"],
         started_at=row["started_at"],
+        owner=row["owner"],
     )

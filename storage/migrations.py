@@ -175,6 +175,59 @@ SQLITE_MIGRATIONS: Final[tuple[str, ...]] = (
     ALTER TABLE refs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE refs ADD COLUMN started_at REAL;
     """,
+    # 8: several replicas on one database. Each process beats in `replicas`; work in hand (an
+    # update, a file being checked, a submit, a send) names its owner, and a live replica takes
+    # over what a silent one left. Updates are kept once handled, so a copy Telegram sends again
+    # to another replica is known. The tracker's pace baseline; the draft summary's debounce and
+    # lock; one-shot requests (made once their album is in); jobs run by one replica at a time.
+    """
+    CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        started_at REAL NOT NULL,
+        seen_at REAL NOT NULL
+    );
+    ALTER TABLE inbox ADD COLUMN chat_id INTEGER;
+    ALTER TABLE inbox ADD COLUMN user_id INTEGER;
+    ALTER TABLE inbox ADD COLUMN owner TEXT;
+    ALTER TABLE inbox ADD COLUMN handled_at REAL;
+    CREATE INDEX inbox_line ON inbox (chat_id, user_id, update_id) WHERE handled_at IS NULL;
+    CREATE INDEX inbox_unhandled ON inbox (update_id) WHERE handled_at IS NULL;
+    CREATE INDEX inbox_handled ON inbox (handled_at) WHERE handled_at IS NOT NULL;
+    ALTER TABLE tasks ADD COLUMN owner TEXT;
+    ALTER TABLE tasks ADD COLUMN rate_progress INTEGER;
+    ALTER TABLE tasks ADD COLUMN rate_at REAL;
+    -- the tasks the tracker watches, by when they are due (storage.tasks.WATCHED)
+    CREATE INDEX tasks_poll ON tasks (next_poll_at)
+        WHERE ((status IN ('pending', 'processing') AND upstream_id IS NOT NULL)
+        OR (status = 'unknown' AND (delivery = 'none' OR callback_claim IS NOT NULL))
+        OR (status = 'failed' AND error_code = 'deadline' AND upstream_id IS NOT NULL));
+    ALTER TABLE refs ADD COLUMN owner TEXT;
+    CREATE INDEX refs_pending ON refs (status) WHERE status = 'pending';
+    ALTER TABLE drafts ADD COLUMN summary_due_at REAL;
+    ALTER TABLE drafts ADD COLUMN summary_lock TEXT;
+    ALTER TABLE drafts ADD COLUMN summary_lock_until REAL;
+    -- a caption starting with /generate: the request made once its album is in
+    CREATE TABLE oneshots (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        topic_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        language TEXT NOT NULL,
+        media_group_id TEXT,
+        draft_id INTEGER NOT NULL,
+        request_message_id INTEGER NOT NULL,
+        owner TEXT,
+        done INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX oneshots_album ON oneshots (chat_id, media_group_id);
+    CREATE INDEX oneshots_open ON oneshots (done) WHERE done = 0;
+    CREATE TABLE jobs (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until REAL NOT NULL
+    );
+    """,
 )
 
 POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
@@ -313,6 +366,56 @@ POSTGRES_MIGRATIONS: Final[tuple[str, ...]] = (
     ALTER TABLE tasks ADD COLUMN rerun_task_id BIGINT;
     ALTER TABLE refs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE refs ADD COLUMN started_at DOUBLE PRECISION;
+    """,
+    # 3: as SQLite's 8. The two refs columns are also in 2 since they were added to it there;
+    # a database that ran 2 before that gains them here.
+    """
+    ALTER TABLE refs ADD COLUMN IF NOT EXISTS attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE refs ADD COLUMN IF NOT EXISTS started_at DOUBLE PRECISION;
+    CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        started_at DOUBLE PRECISION NOT NULL,
+        seen_at DOUBLE PRECISION NOT NULL
+    );
+    ALTER TABLE inbox ADD COLUMN chat_id BIGINT;
+    ALTER TABLE inbox ADD COLUMN user_id BIGINT;
+    ALTER TABLE inbox ADD COLUMN owner TEXT;
+    ALTER TABLE inbox ADD COLUMN handled_at DOUBLE PRECISION;
+    CREATE INDEX inbox_line ON inbox (chat_id, user_id, update_id) WHERE handled_at IS NULL;
+    CREATE INDEX inbox_unhandled ON inbox (update_id) WHERE handled_at IS NULL;
+    CREATE INDEX inbox_handled ON inbox (handled_at) WHERE handled_at IS NOT NULL;
+    ALTER TABLE tasks ADD COLUMN owner TEXT;
+    ALTER TABLE tasks ADD COLUMN rate_progress INTEGER;
+    ALTER TABLE tasks ADD COLUMN rate_at DOUBLE PRECISION;
+    CREATE INDEX tasks_poll ON tasks (next_poll_at NULLS FIRST)
+        WHERE ((status IN ('pending', 'processing') AND upstream_id IS NOT NULL)
+        OR (status = 'unknown' AND (delivery = 'none' OR callback_claim IS NOT NULL))
+        OR (status = 'failed' AND error_code = 'deadline' AND upstream_id IS NOT NULL));
+    ALTER TABLE refs ADD COLUMN owner TEXT;
+    CREATE INDEX refs_pending ON refs (status) WHERE status = 'pending';
+    ALTER TABLE drafts ADD COLUMN summary_due_at DOUBLE PRECISION;
+    ALTER TABLE drafts ADD COLUMN summary_lock TEXT;
+    ALTER TABLE drafts ADD COLUMN summary_lock_until DOUBLE PRECISION;
+    CREATE TABLE oneshots (
+        id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        chat_id BIGINT NOT NULL,
+        topic_id BIGINT NOT NULL,
+        user_id BIGINT NOT NULL,
+        language TEXT NOT NULL,
+        media_group_id TEXT,
+        draft_id BIGINT NOT NULL,
+        request_message_id BIGINT NOT NULL,
+        owner TEXT,
+        done INTEGER NOT NULL DEFAULT 0,
+        created_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX oneshots_album ON oneshots (chat_id, media_group_id);
+    CREATE INDEX oneshots_open ON oneshots (done) WHERE done = 0;
+    CREATE TABLE jobs (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until DOUBLE PRECISION NOT NULL
+    );
     """,
 )
 

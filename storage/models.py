@@ -123,6 +123,19 @@ class SeenMedia:
 
 
 @dataclass(frozen=True)
+class Oneshot:
+    """A request made by a caption starting with /generate, once its album is in."""
+
+    id: int
+    key: ChatKey
+    language: str
+    media_group_id: str | None
+    draft_id: int
+    request_message_id: int
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
 class Draft:
     """What a user is putting together in a chat."""
 
@@ -169,6 +182,7 @@ class Reference:
     error_params: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0  # times its media processing was started
     started_at: float | None = None  # when the last attempt started
+    owner: str | None = None  # the replica checking it while it is pending
 
 
 @dataclass(frozen=True)
@@ -216,6 +230,11 @@ class Task:
     finished_at: float | None
     callback_claim: str | None = None
     rerun_task_id: int | None = None
+    # The replica holding the task's submit or send (see storage.replicas).
+    owner: str | None = None
+    # The first progress above 0 the tracker saw, and when: the baseline of its pace.
+    rate_progress: int | None = None
+    rate_at: float | None = None
 
     @property
     def given_up(self) -> bool:

@@ -92,6 +92,7 @@ class PostgresDatabase:
     """A pool of asyncpg connections to the database at `url` (postgresql://user:pw@host/db)."""
 
     engine = "postgresql"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(
         self, url: str, *, clock: Clock = time.time, max_size: int = POOL_MAX_SIZE
@@ -175,6 +176,10 @@ class PostgresDatabase:
     async def write(self, sql: str, params: Params = ()) -> int:
         """Run one statement (autocommit); returns the rows it changed."""
         return await self._open_statements().write(sql, params)
+
+    async def write_returning(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one statement (autocommit); the rows its RETURNING gave."""
+        return await self._open_statements().fetchall(sql, params)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """The first row of a query, or None."""

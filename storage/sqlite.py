@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import cast
@@ -49,10 +50,22 @@ class _Statements:
         return cursor.rowcount
 
 
+async def _to_the_end(step: Awaitable[object]) -> None:
+    """Await `step`; if the caller is cancelled meanwhile, still let it finish first."""
+    task = asyncio.ensure_future(step)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
+
+
 class SqliteDatabase:
     """One aiosqlite connection shared by the process; writes go through `transaction()`."""
 
     engine = "sqlite"
+    skip_locked = ""
 
     def __init__(self, path: Path, *, clock: Clock = time.time) -> None:
         self.path = path
@@ -100,23 +113,33 @@ class SqliteDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        """An IMMEDIATE transaction, committed on success and rolled back on any error."""
+        """An IMMEDIATE transaction, committed on success and rolled back on any error.
+
+        Cancellation-safe: a caller cancelled while BEGIN, COMMIT or ROLLBACK runs in
+        aiosqlite's thread waits for it to end, and never leaves a transaction open behind it.
+        """
         statements = self._open
         conn = self._conn
         assert conn is not None
         async with self._write_lock:
-            await conn.execute("BEGIN IMMEDIATE")
             try:
+                await _to_the_end(conn.execute("BEGIN IMMEDIATE"))
                 yield statements
             except BaseException:
-                await conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    await _to_the_end(conn.execute("ROLLBACK"))
                 raise
-            await conn.execute("COMMIT")
+            await _to_the_end(conn.execute("COMMIT"))
 
     async def write(self, sql: str, params: Params = ()) -> int:
         """Run one write statement in its own transaction; returns the rows it changed."""
         async with self.transaction() as tx:
             return await tx.write(sql, params)
+
+    async def write_returning(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one write statement in its own transaction; the rows its RETURNING gave."""
+        async with self.transaction() as tx:
+            return await tx.fetchall(sql, params)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """The first row of a query, or None."""

@@ -16,6 +16,7 @@ from storage.models import (
     Task,
     TaskStatus,
 )
+from storage.replicas import ORPHANED
 
 # A task given up at the deadline is still watched this long after its submit: its result link
 # would last 24 hours, so a later completion is of no use to anyone.
@@ -33,6 +34,13 @@ _DUE = (
     " OR (status = 'unknown' AND (delivery = 'none' OR callback_claim IS NOT NULL))"
     f" OR (status = 'failed' AND error_code = '{DEADLINE}' AND upstream_id IS NOT NULL"
     " AND submitted_at >= ?)"
+)
+# The same without the time limit on given-up tasks: the predicate of the partial index
+# `tasks_poll` (by next_poll_at), named word for word in the queries so that both engines use it.
+WATCHED = (
+    "((status IN ('pending', 'processing') AND upstream_id IS NOT NULL)"
+    " OR (status = 'unknown' AND (delivery = 'none' OR callback_claim IS NOT NULL))"
+    f" OR (status = 'failed' AND error_code = '{DEADLINE}' AND upstream_id IS NOT NULL))"
 )
 
 _COLUMNS = frozenset(
@@ -56,8 +64,13 @@ _COLUMNS = frozenset(
         "finished_at",
         "callback_claim",
         "rerun_task_id",
+        "owner",
+        "rate_progress",
+        "rate_at",
     }
 )
+# Work on a task that one replica holds in hand: its submit, or its send.
+_HELD = "(status IN ('preparing', 'submitting') OR delivery = 'sending')"
 
 
 @dataclass(frozen=True)
@@ -77,8 +90,9 @@ class _AlreadyRerun(Exception):
 class TaskStore:
     """Reads and writes tasks. Every state change names the state it expects to leave."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, me: str) -> None:
         self.db = db
+        self.me = me
 
     async def create_from_draft(
         self, draft: Draft, *, request_message_id: int | None, callback_secret: str
@@ -99,7 +113,7 @@ class TaskStore:
             )
             if closed != 1:
                 return None
-            task_id = await _insert(tx, draft, request_message_id, callback_secret, now)
+            task_id = await _insert(tx, draft, request_message_id, callback_secret, now, self.me)
         task = await self.get(task_id)
         assert task is not None
         return task
@@ -117,7 +131,9 @@ class TaskStore:
         try:
             async with self.db.transaction() as tx:
                 now = self.db.clock()
-                task_id = await _insert(tx, draft, request_message_id, callback_secret, now)
+                task_id = await _insert(
+                    tx, draft, request_message_id, callback_secret, now, self.me
+                )
                 if (
                     await tx.write(
                         "UPDATE tasks SET rerun_task_id = ? WHERE id = ? AND rerun_task_id IS NULL",
@@ -146,12 +162,14 @@ class TaskStore:
         *,
         expect_status: Iterable[TaskStatus] | None = None,
         expect_delivery: Iterable[Delivery] | None = None,
+        expect_poll_at: float | None = None,
         **fields: object,
     ) -> bool:
         """Set fields, only if the task is still in one of the expected states.
 
         Returns whether the row changed: a False tells the caller that someone else (a callback,
-        a poll, a restart) already moved the task on.
+        a poll, a restart) already moved the task on. `expect_poll_at` is the value a claim by
+        `claim_due` wrote: a hint (a callback) that made the task due since then wins.
         """
         unknown = set(fields) - _COLUMNS
         if unknown:
@@ -168,25 +186,46 @@ class TaskStore:
                 states = [s.value for s in expected]
                 sql += f" AND {column} IN ({', '.join('?' * len(states))})"
                 params.extend(states)
+        if expect_poll_at is not None:
+            sql += " AND next_poll_at = ?"
+            params.append(expect_poll_at)
         return await self.db.write(sql, tuple(params)) == 1
 
-    async def due_for_poll(self, now: float, limit: int = 50) -> list[Task]:
-        """Tasks the tracker must look at now (see `_DUE`), soonest first."""
-        rows = await self.db.fetchall(
-            f"SELECT * FROM tasks WHERE ({_DUE})"
+    async def claim_due(self, now: float, *, lease_until: float, limit: int = 50) -> list[Task]:
+        """Tasks the tracker must look at now (see `_DUE`), soonest first, claimed by this
+        replica until `lease_until`: no other replica looks at them meanwhile, and if this one
+        stops they are due again then. Their `next_poll_at` is the claim's value."""
+        rows = await self.db.write_returning(
+            "UPDATE tasks SET next_poll_at = ?,"
+            # A send in hand keeps its owner (see `orphaned`).
+            " owner = CASE WHEN delivery = 'sending' THEN owner ELSE ? END"
+            f" WHERE id IN (SELECT id FROM tasks WHERE {WATCHED} AND ({_DUE})"
             " AND (next_poll_at IS NULL OR next_poll_at <= ?)"
-            " ORDER BY next_poll_at NULLS FIRST LIMIT ?",
-            (now - LATE_WATCH_SECONDS, now, limit),
+            f" ORDER BY next_poll_at NULLS FIRST LIMIT ?{self.db.skip_locked}) RETURNING *",
+            (lease_until, self.me, now - LATE_WATCH_SECONDS, now, limit),
         )
-        return [_task(row) for row in rows]
+        return sorted((_task(row) for row in rows), key=lambda task: task.id)
+
+    async def release_claims(self, *, alive_since: float) -> int:
+        """Make due now the tasks that replicas which stopped had claimed (see `claim_due`), or
+        scheduled: at worst one query early."""
+        now = self.db.clock()
+        return await self.db.write(
+            f"UPDATE tasks SET next_poll_at = ? WHERE ({_DUE}) AND next_poll_at > ?"
+            " AND delivery <> 'sending' AND owner IS NOT NULL"
+            " AND owner NOT IN (SELECT id FROM replicas WHERE seen_at >= ?)",
+            (now, now - LATE_WATCH_SECONDS, now, alive_since),
+        )
 
     async def next_poll_at(self, now: float) -> float | None:
         """When the next task is due, if the tracker has any to look at."""
+        # The first one in `tasks_poll`'s order: one step along the index, not a count of all.
         row = await self.db.fetchone(
-            f"SELECT MIN(COALESCE(next_poll_at, 0)) FROM tasks WHERE {_DUE}",
+            f"SELECT COALESCE(next_poll_at, 0) FROM tasks WHERE {WATCHED} AND ({_DUE})"
+            " ORDER BY next_poll_at NULLS FIRST LIMIT 1",
             (now - LATE_WATCH_SECONDS,),
         )
-        return float(row[0]) if row and row[0] is not None else None
+        return float(row[0]) if row is not None else None
 
     async def by_upstream_id(self, upstream_id: str) -> Task | None:
         """Our task for an upstream task id, if we have one."""
@@ -204,13 +243,28 @@ class TaskStore:
             == 1
         )
 
-    async def needing_attention(self) -> list[Task]:
-        """Tasks a restart must pick up: not yet submitted, or finished but not delivered."""
+    async def orphaned(self, *, alive_since: float) -> list[Task]:
+        """Submits and sends whose replica stopped (see storage.replicas), oldest first."""
         rows = await self.db.fetchall(
-            "SELECT * FROM tasks WHERE status IN ('preparing', 'submitting')"
-            " OR (status IN ('completed', 'failed', 'cancelled')"
-            " AND delivery IN ('none', 'sending'))"
-            " ORDER BY id"
+            f"SELECT * FROM tasks WHERE {_HELD} AND {ORPHANED} ORDER BY id", (alive_since,)
+        )
+        return [_task(row) for row in rows]
+
+    async def take(self, task: Task) -> Task | None:
+        """Make a task's submit or send this replica's, if the owner seen in `task` still holds
+        it; the task as it now stands."""
+        rows = await self.db.write_returning(
+            f"UPDATE tasks SET owner = ? WHERE id = ? AND {_HELD} AND COALESCE(owner, '') = ?"
+            " RETURNING *",
+            (self.me, task.id, task.owner or ""),
+        )
+        return _task(rows[0]) if rows else None
+
+    async def undelivered(self) -> list[Task]:
+        """Finished tasks whose outcome nobody has started to send."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM tasks WHERE status IN ('completed', 'failed', 'cancelled')"
+            " AND delivery = 'none' ORDER BY id"
         )
         return [_task(row) for row in rows]
 
@@ -344,6 +398,9 @@ def _task(row: Row) -> Task:
         finished_at=row["finished_at"],
         callback_claim=row["callback_claim"],
         rerun_task_id=row["rerun_task_id"],
+        owner=row["owner"],
+        rate_progress=row["rate_progress"],
+        rate_at=row["rate_at"],
     )
 
 
@@ -353,14 +410,15 @@ async def _insert(
     request_message_id: int | None,
     callback_secret: str,
     now: float,
+    owner: str,
 ) -> int:
-    """A new task row for the draft, about to be submitted; returns its id."""
+    """A new task row for the draft, about to be submitted by `owner`; returns its id."""
     options = draft.options
     row = await tx.fetchone(
         "INSERT INTO tasks (draft_id, chat_id, topic_id, user_id, language,"
         " request_message_id, idempotency_key, callback_secret, status, prompt, options,"
-        " duration, quality, content_filter, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " duration, quality, content_filter, created_at, updated_at, owner)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             draft.id,
             draft.key.chat_id,
@@ -378,6 +436,7 @@ async def _insert(
             int(options.content_filter),
             now,
             now,
+            owner,
         ),
     )
     assert row is not None

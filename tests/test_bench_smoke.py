@@ -15,6 +15,7 @@ from PIL import Image
 
 from bench import files_api, idle, latency, soak, throughput
 from bench import media as media_bench
+from bench import replicas as replicas_bench
 from bench import storage as storage_bench
 from bench._common import Result
 from tests.mediagen import image_bytes
@@ -75,3 +76,10 @@ async def test_soak_and_files_api_benches_run() -> None:
     for outcome in outcomes:
         assert isinstance(outcome, Result)
         _check(outcome)
+
+
+async def test_replicas_bench_runs(postgres_server: str) -> None:
+    # Needs the tests' PostgreSQL server (the fixture skips, or fails when one is required).
+    result = await replicas_bench.run(replicas_bench.Config.tiny())
+    _check(result)
+    assert [v for k, v in result.figures.items() if k.endswith("tasks_per_request")] == [1.0, 1.0]

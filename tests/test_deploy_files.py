@@ -17,10 +17,17 @@ from bot.settings import Settings, load_settings
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
+CADDYFILE_REPLICAS = ROOT / "deploy" / "Caddyfile.replicas"
 ENV_EXAMPLE = ROOT / ".env.example"
 SETTINGS = {name.upper() for name in Settings.model_fields}
 # Read by docker compose (interpolation) or its other services, never by the bot.
-COMPOSE_ONLY = {"COMPOSE_PROFILES", "BOT_DOMAIN", "TELEGRAM_API_ID", "TELEGRAM_API_HASH"}
+COMPOSE_ONLY = {
+    "COMPOSE_PROFILES",
+    "BOT_DOMAIN",
+    "TELEGRAM_API_ID",
+    "TELEGRAM_API_HASH",
+    "POSTGRES_PASSWORD",
+}
 
 
 @pytest.fixture(scope="module")
@@ -114,10 +121,11 @@ def test_the_https_profile(compose: dict[str, Any]) -> None:
     assert "{$BOT_DOMAIN" in caddyfile
 
 
-def test_caddy_keeps_health_and_metrics_off_the_internet() -> None:
+@pytest.mark.parametrize("caddyfile", [CADDYFILE, CADDYFILE_REPLICAS], ids=["one", "replicas"])
+def test_caddy_keeps_health_and_metrics_off_the_internet(caddyfile: Path) -> None:
     directives = [
         line.split()
-        for line in CADDYFILE.read_text().splitlines()
+        for line in caddyfile.read_text().splitlines()
         if line.strip() and not line.strip().startswith("#")
     ]
     hidden = {words[1] for words in directives if words[0] == "respond" and words[-1] == "404"}
@@ -125,6 +133,63 @@ def test_caddy_keeps_health_and_metrics_off_the_internet() -> None:
     assert hidden & {"/metrics", "/metrics*"}, "/metrics must not be passed to the bot"
     # The bot's own guard, for anyone reaching port 8080 directly: a token, off by default.
     assert re.search(r"^METRICS_TOKEN=$", ENV_EXAMPLE.read_text(), re.MULTILINE)
+
+
+def test_the_postgres_service(compose: dict[str, Any]) -> None:
+    postgres = compose["services"]["postgres"]
+    assert postgres["image"].startswith("postgres:")
+    assert set(postgres["profiles"]) == {"postgres", "replicas"}
+    env = _environment(postgres)
+    assert env["POSTGRES_USER"] == "bot" and env["POSTGRES_DB"] == "bot"
+    assert "${POSTGRES_PASSWORD" in env["POSTGRES_PASSWORD"]
+    assert _mounts(postgres)["/var/lib/postgresql/data"] == "postgres-data"
+    assert "postgres-data" in compose["volumes"]
+    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    # The single bot waits for it when the profile is on, and runs without it when it is not.
+    wait = compose["services"]["bot"]["depends_on"]["postgres"]
+    assert wait == {"condition": "service_healthy", "required": False}
+
+
+def test_the_replicas_profile(compose: dict[str, Any]) -> None:
+    replica = compose["services"]["replica"]
+    assert replica["profiles"] == ["replicas"]
+    assert replica["build"] in (".", {"context": "."})
+    assert "ports" not in replica  # only the balancer is reachable from outside
+    assert "${REPLICAS" in str(replica["deploy"]["replicas"])
+    assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
+    env = _environment(replica)
+    assert set(env) <= SETTINGS, set(env) - SETTINGS
+    assert env["DATABASE_URL"].startswith("postgresql://bot:${POSTGRES_PASSWORD")
+    assert env["DATABASE_URL"].endswith("@postgres:5432/bot")
+    port = env["HTTP_PORT"]
+    assert f"127.0.0.1:{port}/healthz" in " ".join(replica["healthcheck"]["test"])
+    # With what .env.example tells the operator to add, the replicas' settings load.
+    settings = load_settings(
+        telegram_bot_token="123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789a",
+        evolink_api_key="k",
+        telegram_webhook_url="https://bot.example.com/telegram",
+        public_base_url="https://bot.example.com",
+        s3_bucket="media",
+        **{
+            name.lower(): value.replace("${POSTGRES_PASSWORD:-}", "pw").replace(
+                "${REPLICAS:-3}", "3"
+            )
+            for name, value in env.items()
+        },
+    )
+    assert settings.replicas == 3 and settings.webhook_enabled
+
+    balancer = compose["services"]["balancer"]
+    assert balancer["image"].startswith("caddy:")
+    assert balancer["profiles"] == ["replicas"]
+    assert {"80:80", "443:443"} <= set(balancer["ports"])
+    assert _mounts(balancer)["/etc/caddy/Caddyfile"] == "./deploy/Caddyfile.replicas"
+    caddyfile = CADDYFILE_REPLICAS.read_text()
+    upstreams = re.search(r"dynamic a \{(.*?)\}", caddyfile, re.DOTALL)
+    assert upstreams is not None
+    assert "name replica" in upstreams.group(1) and f"port {port}" in upstreams.group(1)
+    assert "lb_policy round_robin" in caddyfile and "lb_try_duration" in caddyfile
+    assert "{$BOT_DOMAIN" in caddyfile
 
 
 def test_env_example_documents_every_setting_and_nothing_else() -> None:
@@ -154,12 +219,13 @@ def test_env_example_as_it_is_loads_once_the_two_required_values_are_in(
     assert settings.public_base_url is None
 
 
-def test_caddyfile_is_valid_caddy_config() -> None:
+@pytest.mark.parametrize("caddyfile", [CADDYFILE, CADDYFILE_REPLICAS], ids=["one", "replicas"])
+def test_caddyfile_is_valid_caddy_config(caddyfile: Path) -> None:
     caddy = shutil.which("caddy")
     if caddy is None:
         pytest.skip("caddy is not installed here: the Caddyfile was only checked as text")
     result = subprocess.run(  # noqa: S603 - a fixed command
-        [caddy, "adapt", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+        [caddy, "adapt", "--config", str(caddyfile), "--adapter", "caddyfile"],
         env={**os.environ, "BOT_DOMAIN": "bot.example.com"},
         capture_output=True,
         text=True,
@@ -167,7 +233,11 @@ def test_caddyfile_is_valid_caddy_config() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert '"bot.example.com"' in result.stdout and '"dial":"bot:8080"' in result.stdout
+    assert '"bot.example.com"' in result.stdout
+    if caddyfile == CADDYFILE:
+        assert '"dial":"bot:8080"' in result.stdout
+    else:
+        assert '"source":"a"' in result.stdout and '"name":"replica"' in result.stdout
 
 
 def _docker_engine() -> str | None:

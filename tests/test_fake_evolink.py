@@ -557,6 +557,33 @@ async def test_auto_progress_finishes_a_task(peer: Peer, jpeg_url: str) -> None:
         assert peer.callbacks == [seen[2]]
 
 
+async def test_a_task_on_a_timeline_queues_then_progresses_with_the_clock_then_completes(
+    peer: Peer, jpeg_url: str
+) -> None:
+    async with (
+        FakeEvolink() as fake,
+        httpx.AsyncClient(base_url=fake.base_url, headers={"Authorization": f"Bearer {KEY}"}) as c,
+    ):
+        fake.timeline = lambda: (0.3, 0.6)  # every new submit: queued 0.3 s, processed 0.6 s
+        task_id = await make_task(c, jpeg_url, callback_url=f"{peer.url}/hook")
+        first = (await c.get(f"/v1/tasks/{task_id}")).json()
+        assert (first["status"], first["progress"]) == ("pending", 0)
+        await asyncio.sleep(0.6)
+        middle = (await c.get(f"/v1/tasks/{task_id}")).json()
+        assert middle["status"] == "processing" and 20 <= middle["progress"] <= 80
+        for _ in range(100):  # its video is rendered first (on a busy machine, a while)
+            last = (await c.get(f"/v1/tasks/{task_id}")).json()
+            if last["status"] != "processing":
+                break
+            await asyncio.sleep(0.05)
+        assert last["status"] == "completed" and last["results"]
+        task = fake.tasks[task_id]
+        assert task.completed_at is not None and task.timeline is not None
+        assert task.completed_at - task.timeline[0] >= 0.9
+        await fake.wait_for_callbacks()
+        assert fake.callbacks_sent == [(task_id, 200)]
+
+
 # ---------------------------------------------------------------------- callbacks
 
 

@@ -40,7 +40,8 @@ def test_defaults_follow_the_documented_contract(monkeypatch: pytest.MonkeyPatch
     assert settings.media_hosting is MediaHosting.EVOLINK
     assert settings.evolink_callbacks is CallbackMode.AUTO
     assert (settings.http_host, settings.http_port) == ("0.0.0.0", 8080)
-    assert settings.poll_interval_seconds == 10
+    assert settings.poll_interval_seconds == 60
+    assert (settings.replicas, settings.replica_timeout_seconds) == (1, 30)
     assert settings.data_dir == Path("data")
     assert settings.callbacks_enabled is False  # no public URL: behind NAT, polling only
     assert settings.database_url is None  # SQLite in DATA_DIR
@@ -187,6 +188,65 @@ def test_insecure_callbacks_are_an_explicit_choice_for_a_local_fake() -> None:
         public_base_url="http://127.0.0.1:8080",
     )
     assert auto.callbacks_enabled is False
+
+
+REPLICATED = {
+    "telegram_bot_token": TOKEN,
+    "evolink_api_key": "k",
+    "replicas": 3,
+    "database_url": "postgresql://bot:pw@db:5432/bot",
+    "telegram_webhook_url": "https://bot.example.com/telegram",
+    "public_base_url": "https://bot.example.com",
+}
+
+
+def test_several_replicas_with_what_they_need_load() -> None:
+    for hosting in ("s3", "evolink"):
+        extra = {"s3_bucket": "media"} if hosting == "s3" else {}
+        settings = load_settings(**REPLICATED, media_hosting=hosting, **extra)
+        assert settings.replicas == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"database_url": ""}, "REPLICAS=3 needs DATABASE_URL (PostgreSQL)"),
+        ({"telegram_webhook_url": ""}, "REPLICAS=3 needs TELEGRAM_WEBHOOK_URL"),
+        ({"media_hosting": "local"}, "REPLICAS=3 does not work with MEDIA_HOSTING=local"),
+        ({"replicas": 0}, "REPLICAS"),
+    ],
+)
+def test_settings_that_cannot_work_with_replicas_are_refused_in_one_line(
+    change: dict[str, object], named: str
+) -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings(**(REPLICATED | change))
+    message = str(refused.value)
+    assert named in message and "\n" not in message
+    assert "pw@" not in message  # the database password is never repeated
+
+
+def test_a_replica_started_with_long_polling_stops_in_one_line(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "EVOLINK_API_KEY": "k",
+        "REPLICAS": "2",
+        "DATABASE_URL": "postgresql://bot:pw@db:5432/bot",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "REPLICAS=2 needs TELEGRAM_WEBHOOK_URL" in line
 
 
 def test_env_file_in_the_working_directory_is_read(tmp_path: Path) -> None:

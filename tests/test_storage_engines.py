@@ -263,3 +263,76 @@ async def test_the_password_stays_out_of_reprs_and_errors(postgres_url: str) -> 
 def test_placeholders_are_numbered_outside_quoted_text() -> None:
     sql = "UPDATE t SET a = ?, b = 'what?' WHERE c = ? AND d IN (?, ?)"
     assert numbered(sql) == "UPDATE t SET a = $1, b = 'what?' WHERE c = $2 AND d IN ($3, $4)"
+
+
+# --- Both engines: a single-process database takes on replicas ----------------------------------
+
+# The release before replicas: SQLite's migrations 1-7, PostgreSQL's 1-2.
+SINGLE_PROCESS_SQLITE = 7
+SINGLE_PROCESS_POSTGRES = 2
+_LEFT_UPDATE = '{"update_id": 41}'
+
+
+async def test_a_single_process_sqlite_database_upgrades_and_its_work_is_taken_over(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
+    )
+    for version, script in enumerate(SQLITE_MIGRATIONS[:SINGLE_PROCESS_SQLITE], start=1):
+        conn.executescript(script)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, 1.0)", (version,))
+    conn.execute("INSERT INTO inbox VALUES (41, ?, 1.0)", (_LEFT_UPDATE,))
+    conn.commit()
+    conn.close()
+    await _upgraded_and_taken_over(Store(SqliteDatabase(path)), len(SQLITE_MIGRATIONS))
+
+
+@pytest.mark.parametrize("refs_columns_in_2", [True, False])
+async def test_a_single_process_postgres_database_upgrades_and_its_work_is_taken_over(
+    postgres_url: str, refs_columns_in_2: bool
+) -> None:
+    # Migration 2 gained the refs columns late: a database may have run it without them.
+    scripts = list(POSTGRES_MIGRATIONS[:SINGLE_PROCESS_POSTGRES])
+    if not refs_columns_in_2:
+        scripts[-1] = "\n".join(
+            line for line in scripts[-1].splitlines() if "ALTER TABLE refs" not in line
+        )
+    conn = await asyncpg.connect(postgres_url)  # the URL's search_path: the test's schema
+    try:
+        await conn.execute(
+            "CREATE TABLE schema_migrations"
+            " (version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
+        )
+        for version, script in enumerate(scripts, start=1):
+            await conn.execute(script)
+            await conn.execute("INSERT INTO schema_migrations VALUES ($1, 1.0)", version)
+        await conn.execute("INSERT INTO inbox VALUES (41, $1, 1.0)", _LEFT_UPDATE)
+    finally:
+        await conn.close()
+    await _upgraded_and_taken_over(Store(PostgresDatabase(postgres_url)), len(POSTGRES_MIGRATIONS))
+
+
+async def _upgraded_and_taken_over(store: Store, migrations: int) -> None:
+    await store.open()
+    try:
+        assert await store.db.schema_version() == migrations
+        # The update the single process left unhandled has no owner: a replica takes it over.
+        assert await store.inbox.take_orphans(alive_since=0.0) == [(41, _LEFT_UPDATE)]
+        draft = await store.drafts.get_or_create(ALICE, language="en", options=Options())
+        ref = await store.drafts.add_reference(
+            draft.id,
+            kind="image",
+            source="photo",
+            file_id="f",
+            file_unique_id="u",
+            message_id=1,
+            media_group_id=None,
+            file_name=None,
+            size=None,
+        )
+        assert ref is not None and ref.attempts == 1 and ref.owner == store.replica_id
+    finally:
+        await store.close()

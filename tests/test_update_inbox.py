@@ -12,7 +12,7 @@ from telegram import Chat, Message, Update, User
 from bot.telegram_requests import GatedGetUpdates
 from bot.update_inbox import DurableUpdateQueue
 from storage import Store, database_at
-from storage.inbox import InboxStore
+from storage.inbox import InboxStore, Key, Recorded
 from tests.conftest import on_both_engines
 
 
@@ -32,10 +32,13 @@ class _SlowInbox:
         self.release = asyncio.Event()
         self.release.set()
 
-    async def record(self, *, keep: list[tuple[int, str]], forget: list[int]) -> None:
+    async def record(
+        self, *, keep: list[tuple[int, str, Key | None]], forget: list[int], look_behind: bool
+    ) -> Recorded:
         await self.release.wait()
         await asyncio.sleep(0.01)
-        self.batches.append(([update_id for update_id, _ in keep], list(forget)))
+        self.batches.append(([update_id for update_id, _, _ in keep], list(forget)))
+        return Recorded(new={update_id for update_id, _, _ in keep}, behind=set())
 
 
 def _queue() -> tuple[DurableUpdateQueue, _SlowInbox]:
@@ -131,8 +134,42 @@ async def test_the_inbox_store_keeps_and_forgets_in_one_transaction(
     await store.open()
     try:
         inbox: InboxStore = store.inbox
-        await inbox.record(keep=[(n, f'{{"update_id": {n}}}') for n in range(1, 451)], forget=[])
+        kept = await inbox.record(
+            keep=[(n, f'{{"update_id": {n}}}', (7, 7)) for n in range(1, 451)], forget=[]
+        )
+        assert kept.new == set(range(1, 451))
         await inbox.record(keep=[], forget=list(range(1, 401)))
-        assert [update_id for update_id, _ in await inbox.pending()] == list(range(401, 451))
+        left = await inbox.earlier((7, 7), 1000, alive_since=0.0)
+        assert [e.update_id for e in left] == list(range(401, 451))
     finally:
         await store.close()
+
+
+@on_both_engines
+async def test_with_several_replicas_an_update_is_queued_once_written_and_a_copy_not_at_all(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    stores = [
+        Store(database_at(database_url, sqlite_path=tmp_path / "db.sqlite3"), replica_id=name)
+        for name in ("a", "b")
+    ]
+    queues = []
+    for store in stores:
+        await store.open()
+        queue = DurableUpdateQueue()
+        queue.inbox, queue.shared = store.inbox, True
+        queues.append(queue)
+    a, b = queues
+    try:
+        # Webhook requests arriving together: one batch, each queued once it is written.
+        await asyncio.gather(*(a.put_durably(_update(n)) for n in range(1, 21)))
+        assert a.qsize() == 20
+        await b.put_durably(_update(5))  # Telegram sent it again, to the other replica
+        assert b.qsize() == 0
+        await a.handled(5)
+        await b.put_durably(_update(21))
+        assert b.qsize() == 1
+        assert 21 in b.behind  # Alice's updates 1-20 are a's and not all handled yet
+    finally:
+        for store in stores:
+            await store.close()

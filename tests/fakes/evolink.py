@@ -13,6 +13,11 @@ callbacks_sent and requests (every request, as it came).
 
 Like the real API as far as it is documented, it does not honour an `Idempotency-Key` unless a
 test asks it to (`honours_idempotency_key`): a second POST is a second paid task.
+
+A task can also run on its own, with the clock (`follow_timeline`, or `timeline` for every new
+submit): pending (queued) for a while, then processing with its progress growing in step with
+the work done, then completed (with its callback) at the moment drawn for it; `completed_at`
+says when.
 """
 
 from __future__ import annotations
@@ -131,6 +136,10 @@ class FakeTask:
     error: dict[str, str] | None = None
     result_path: Path | None = None
     expired: bool = False
+    # Running on its own: (start, seconds queued, seconds processing), see follow_timeline.
+    timeline: tuple[float, float, float] | None = None
+    completed_at: float | None = None  # time.time() when it turned completed
+    estimated_time: int = 120
 
     def to_json(self) -> dict[str, Any]:
         """The task as GET /v1/tasks/{id} (and the callback) shows it."""
@@ -143,7 +152,7 @@ class FakeTask:
             "status": self.status,
             "task_info": {
                 "can_cancel": self.status in ("pending", "processing"),
-                "estimated_time": 120,
+                "estimated_time": self.estimated_time,
                 "video_duration": self.duration,
             },
             "type": "video",
@@ -252,7 +261,9 @@ class LoopbackServer:
 
     async def start(self) -> str:
         """Bind, serve and wait until uvicorn is listening; returns the base URL."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections, as real
+        # servers do (else ~40 ms of Nagle + delayed ACK when an answer goes out in two writes).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         config = uvicorn.Config(
@@ -439,6 +450,10 @@ class FakeEvolink:
         self.credits = 1000.0
         self.used_credits = 0.0
         self.callback_retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0)
+        # For each new submit, (seconds queued, seconds processing): it then runs on its own.
+        self.timeline: Callable[[], tuple[float, float]] | None = None
+        self.on_complete: Callable[[FakeTask], None] | None = None
+        self._rendered: dict[tuple[bool, float, tuple[int, int]], Path] = {}
         self.files_accepted_types: set[str] = set(FILES_ACCEPTED_TYPES)
         self.limits: dict[str, int] = {"image": 30 * MB, "video": 50 * MB, "audio": 15 * MB}
         self._faults: list[_Fault] = []
@@ -527,11 +542,50 @@ class FakeEvolink:
         task = self.tasks[task_id]
         path = self._dir("results") / f"{task_id}.mp4"
         with_audio = task.generate_audio if audio is None else audio
-        await asyncio.to_thread(_render_result, path, with_audio, seconds, size, pad_to_bytes)
+        template = self._rendered.get((with_audio, seconds, size))
+        if template is not None and pad_to_bytes is None:
+            await asyncio.to_thread(shutil.copyfile, template, path)  # the same video again
+        else:
+            await asyncio.to_thread(_render_result, path, with_audio, seconds, size, pad_to_bytes)
+            if pad_to_bytes is None:
+                self._rendered[(with_audio, seconds, size)] = path
         task.status, task.progress, task.error = "completed", 100, None
         task.result_path, task.expired = path, False
         task.results = [f"{self.base_url}/results/{task_id}.mp4"]
+        task.completed_at = time.time()
         self._schedule_callback(task)
+        if self.on_complete is not None:
+            self.on_complete(task)
+
+    def follow_timeline(
+        self, task_id: str, *, queued: float, processing: float, started_ago: float = 0.0
+    ) -> None:
+        """The task runs on its own, from `started_ago` seconds back: pending for `queued`
+        seconds, then processing for `processing` seconds (its progress in step with the time
+        spent), then completed."""
+        task = self.tasks[task_id]
+        start = time.time() - started_ago
+        task.timeline = (start, queued, processing)
+        self._on_timeline(task)
+        delay = max(0.0, start + queued + processing - time.time())
+        job = asyncio.create_task(self._complete_at(task_id, delay))
+        self._background.add(job)
+        job.add_done_callback(self._background.discard)
+
+    async def _complete_at(self, task_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if self.tasks[task_id].status in ("pending", "processing"):
+            await self.complete(task_id)
+
+    def _on_timeline(self, task: FakeTask) -> None:
+        """Bring a task that runs on its own up to date with the clock."""
+        if task.timeline is None or task.status not in ("pending", "processing"):
+            return
+        start, queued, processing = task.timeline
+        elapsed = time.time() - start - queued
+        if elapsed >= 0:
+            task.status = "processing"
+            task.progress = min(99, int(100 * elapsed / processing))
 
     async def fail(
         self,
@@ -836,6 +890,9 @@ class FakeEvolink:
         self.credits = round(self.credits - reserved, 2)
         self.used_credits = round(self.used_credits + reserved, 2)
         self.tasks[task.task_id] = task
+        if self.timeline is not None:
+            queued, processing = self.timeline()
+            self.follow_timeline(task.task_id, queued=queued, processing=processing)
         if key:
             self._idempotency[key] = task.task_id
         self.submissions.append(Submission(task.task_id, body, dict(request.headers), references))
@@ -1008,6 +1065,7 @@ class FakeEvolink:
                 await self.complete(task_id)
             else:
                 self.set_progress(task_id, task.progress + 50)
+        self._on_timeline(task)
         return JSONResponse(task.to_json())
 
     async def _get_credits(self, request: Request) -> Response:
