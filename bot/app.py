@@ -64,32 +64,26 @@ def build_services(
 ) -> Services:
     """Create every service (nothing is opened or started here)."""
     timeout = httpx.Timeout(settings.http_timeout_seconds, connect=10.0)
-    http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
-    evolink = EvolinkClient(
-        http,
-        api_key=settings.evolink_api_key.get_secret_value(),
-        base_url=str(settings.evolink_base_url),
-        files_base_url=str(settings.evolink_files_base_url),
-        on_error=metrics.count_upstream_error,
-    )
+    tls = httpx.create_ssl_context()  # the certificate store, loaded once for every client
+    http = httpx.AsyncClient(timeout=timeout, follow_redirects=False, verify=tls)
+
+    def upstream_client(through: httpx.AsyncClient) -> EvolinkClient:
+        return EvolinkClient(
+            through,
+            api_key=settings.evolink_api_key.get_secret_value(),
+            base_url=str(settings.evolink_base_url),
+            files_base_url=str(settings.evolink_files_base_url),
+            on_error=metrics.count_upstream_error,
+        )
+
+    evolink = upstream_client(http)
     upstream = Upstream(evolink, base_url=str(settings.evolink_base_url))
     # Task queries go through lanes of one-connection clients (see bot.evolink.lanes).
     query_http = [
-        httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=LANE_LIMITS)
+        httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=LANE_LIMITS, verify=tls)
         for _ in range(QUERY_CONCURRENCY)
     ]
-    queries = QueryLanes(
-        [
-            EvolinkClient(
-                lane,
-                api_key=settings.evolink_api_key.get_secret_value(),
-                base_url=str(settings.evolink_base_url),
-                files_base_url=str(settings.evolink_files_base_url),
-                on_error=metrics.count_upstream_error,
-            )
-            for lane in query_http
-        ]
-    )
+    queries = QueryLanes([upstream_client(lane) for lane in query_http])
     database_url = settings.database_url.get_secret_value() if settings.database_url else None
     store = Store(database_at(database_url, sqlite_path=settings.database_path, clock=clock))
     local_host: LocalHost | None = None

@@ -33,6 +33,8 @@ from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import NOT_MODIFIED, Call, FakeTelegram
 from tests.mediagen import image_bytes, write_audio, write_video
 
+pytestmark = pytest.mark.e2e
+
 T = TypeVar("T")
 JSON = dict[str, Any]
 

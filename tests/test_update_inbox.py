@@ -105,14 +105,17 @@ async def test_updates_are_kept_as_telegram_sent_them() -> None:
         },
     }
     answer = json.dumps({"ok": True, "result": [sent]}).encode()
-    queue = DurableUpdateQueue()
+    queue, inbox = _queue()
     kept: list[tuple[int, str]] = []
+    record = inbox.record
 
-    class Inbox:
-        async def record(self, *, keep: list[tuple[int, str]], forget: list[int]) -> None:
-            kept.extend(keep)
+    async def keeping(
+        *, keep: list[tuple[int, str, Key | None]], forget: list[int], look_behind: bool
+    ) -> Recorded:
+        kept.extend((update_id, body) for update_id, body, _ in keep)
+        return await record(keep=keep, forget=forget, look_behind=look_behind)
 
-    queue.inbox = Inbox()  # type: ignore[assignment]
+    inbox.record = keeping  # type: ignore[method-assign]
     request = GatedGetUpdates(queue.durable, queue.received)
     request._client = httpx.AsyncClient(
         transport=httpx.MockTransport(lambda _: httpx.Response(200, content=answer))
