@@ -1,6 +1,6 @@
 """A bare python-telegram-bot echo bot, for bench.throughput: ``python -m bench._echo_bot``.
 
-One MessageHandler that replies with the text it got; long polling as bot.runner does it
+One MessageHandler that replies with the text it got; long polling as bot.runtime.runner does it
 (allowed_updates=ALL_TYPES, timeout 30). Configured by the same variables as the bot:
 TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE_URL, TELEGRAM_FILE_BASE_URL; BENCH_RATE_LIMITER is
 ``shipped`` (AIORateLimiter(max_retries=3), as the bot) or ``off``. Stops on SIGTERM.

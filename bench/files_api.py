@@ -41,7 +41,7 @@ from bench._common import (
 )
 from bench.latency import Config as LatencyConfig
 from bench.latency import Item, _names, _queue, make_payload, make_photos
-from bot.texts import t
+from bot.telegram.texts import t
 from tests.fakes.telegram import Call, FakeTelegram
 
 HOURS_BACK = 7

@@ -56,7 +56,7 @@ from bench._common import (
     table,
     tree_cpu_seconds,
 )
-from bot.poll_plan import Reading, next_delay
+from bot.tasks.poll_plan import Reading, next_delay
 from storage import SqliteDatabase, Store
 from storage.models import ChatKey, Options, TaskStatus
 from tests.fakes.evolink import FakeTask

@@ -68,7 +68,7 @@ from bot.media.jobs import MediaJobs
 from bot.media.pool import MediaPool
 from bot.media.probe import probe
 from bot.media.video import normalise_video
-from bot.texts import t
+from bot.telegram.texts import t
 from tests.fakes.evolink import FakeTask
 from tests.fakes.telegram import Call, FakeTelegram
 from tests.mediagen import image_bytes, write_audio, write_video

@@ -23,7 +23,8 @@ Peak is VmHWM. The warm-up is long enough for what is bounded by design to reach
 that the growth shows what piles up per draft: the ids of the last 10,000 updates (kept to
 drop a repeated update), SQLite's page cache (2 MB), CPython 3.11's table of interned path
 parts (pathlib interns every file name it parses; the names are freed, the table's size stays).
-The clean-up also hands freed heap memory back (bot.heap): readings during the run fall between
+The clean-up also hands freed heap memory back (bot.runtime.heap): readings during the run fall
+between
 two clean-ups, "start" and "end" each come after one.
 """
 
@@ -47,7 +48,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import ChildBot, Result, load, machine, memory_mb, table
-from bot.texts import t
+from bot.telegram.texts import t
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import Call, FakeTelegram
 from tests.mediagen import image_bytes, write_video

@@ -6,10 +6,10 @@ import asyncio
 import logging
 import sys
 
-from bot.logs import configure_logging, log_uncaught
-from bot.runner import serve
+from bot.runtime.logs import configure_logging, log_uncaught
+from bot.runtime.runner import serve
+from bot.runtime.startup import StartupError
 from bot.settings import Settings, SettingsError, load_settings
-from bot.startup import StartupError
 from storage import DatabaseUnavailable
 
 log = logging.getLogger("bot")

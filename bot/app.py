@@ -13,40 +13,40 @@ from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder
 
 from bot import limits
-from bot.access import AccessPolicy
-from bot.background import Background
-from bot.balance import Balance
-from bot.delivery import Deliverer
-from bot.drafts import DraftService
-from bot.edit_budget import EditBudget
+from bot.account.access import AccessPolicy
+from bot.account.balance import Balance
+from bot.account.defaults_menu import SettingsMenu
+from bot.account.history import HistoryService
+from bot.drafts.references import ReferenceProcessor
+from bot.drafts.service import DraftService
 from bot.evolink import EvolinkClient
 from bot.evolink.lanes import QueryLanes
-from bot.generate import Generator
-from bot.heap import give_back_free_memory
-from bot.history import HistoryService
+from bot.evolink.upstream import Upstream
 from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
-from bot.janitor import Janitor
+from bot.hosting.signing import UrlSigner, load_or_create_key
 from bot.media.jobs import MediaJobs
 from bot.media.pool import MediaPool
-from bot.messenger import Messenger
-from bot.metrics import CountingRateLimiter, Metrics
-from bot.notices import Notices
-from bot.reconcile import Reconciler
-from bot.references import ReferenceProcessor
-from bot.replicas import Replica
-from bot.rerun import Rerun
+from bot.runtime.background import Background
+from bot.runtime.heap import give_back_free_memory
+from bot.runtime.janitor import Janitor
+from bot.runtime.metrics import CountingRateLimiter, Metrics
+from bot.runtime.replicas import Replica
 from bot.services import CONTEXT_TYPES, BotApplication, BotContext, Services
 from bot.settings import MediaHosting, Settings
-from bot.settings_menu import SettingsMenu
-from bot.signing import UrlSigner, load_or_create_key
-from bot.submit import Submitter
-from bot.telegram_files import TelegramFiles
-from bot.telegram_requests import BoundedRequest, GatedGetUpdates
-from bot.texts import LANGUAGES, t
-from bot.tracker import QUERY_CONCURRENCY, TaskTracker
-from bot.update_inbox import DurableUpdateQueue, PersonTurns
-from bot.update_order import PerChatUpdateProcessor
-from bot.upstream import Upstream
+from bot.tasks.delivery import Deliverer
+from bot.tasks.generate import Generator
+from bot.tasks.notices import Notices
+from bot.tasks.reconcile import Reconciler
+from bot.tasks.rerun import Rerun
+from bot.tasks.submit import Submitter
+from bot.tasks.tracking import QUERY_CONCURRENCY, TaskTracker
+from bot.telegram.edit_budget import EditBudget
+from bot.telegram.files import TelegramFiles
+from bot.telegram.inbox import DurableUpdateQueue, PersonTurns
+from bot.telegram.messenger import Messenger
+from bot.telegram.requests import BoundedRequest, GatedGetUpdates
+from bot.telegram.texts import LANGUAGES, t
+from bot.telegram.update_order import PerChatUpdateProcessor
 from storage import Store, database_at
 from storage.db import Clock
 from storage.models import Options
@@ -267,7 +267,7 @@ def build_services(
 
 
 def _s3_host(settings: Settings, *, clock: Clock) -> MediaHost:
-    from bot.hosting_s3 import S3Host  # boto3 is loaded only when it is used
+    from bot.hosting.s3 import S3Host  # boto3 is loaded only when it is used
 
     def secret(value: SecretStr | None) -> str | None:
         return value.get_secret_value() if value is not None else None

@@ -44,7 +44,7 @@ QUALITIES: Final = ("480p", "720p")
 ASPECT_RATIOS: Final = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "adaptive")
 
 # The reference advises at most 500 Chinese characters and caps prompts at 10,000 tokens. The
-# bot checks prompts with bot.prompt_size, a bound safe for every script; the request model
+# bot checks prompts with bot.drafts.prompt_size, a bound safe for every script; the request model
 # keeps a plain character cap as a last sanity check.
 PROMPT_MAX_TOKENS: Final = 10_000
 PROMPT_MAX_CHARS: Final = 10_000

@@ -10,25 +10,25 @@ import httpx
 from telegram.ext import Application, CallbackContext, ExtBot
 from telegram.ext import ContextTypes as _ContextTypes
 
-from bot.access import AccessPolicy
-from bot.background import Background
-from bot.balance import Balance
-from bot.drafts import DraftService
+from bot.account.access import AccessPolicy
+from bot.account.balance import Balance
+from bot.account.defaults_menu import SettingsMenu
+from bot.account.history import HistoryService
+from bot.drafts.service import DraftService
 from bot.evolink import EvolinkClient
-from bot.generate import Generator
-from bot.history import HistoryService
+from bot.evolink.upstream import Upstream
 from bot.hosting import LocalHost, MediaHost
-from bot.janitor import Janitor
 from bot.media.jobs import MediaJobs
-from bot.messenger import Messenger
-from bot.metrics import Metrics
-from bot.replicas import Replica
-from bot.rerun import Rerun
+from bot.runtime.background import Background
+from bot.runtime.janitor import Janitor
+from bot.runtime.metrics import Metrics
+from bot.runtime.replicas import Replica
 from bot.settings import Settings
-from bot.settings_menu import SettingsMenu
-from bot.submit import Submitter
-from bot.tracker import TaskTracker
-from bot.upstream import Upstream
+from bot.tasks.generate import Generator
+from bot.tasks.rerun import Rerun
+from bot.tasks.submit import Submitter
+from bot.tasks.tracking import TaskTracker
+from bot.telegram.messenger import Messenger
 from storage import Store
 
 

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot import callback_url
+from bot.evolink import callback_url
 
 
 class MediaHosting(enum.StrEnum):

@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot.services import BotContext
-from bot.texts import t
+from bot.telegram.texts import t
 from handlers.common import language, reply
 
 

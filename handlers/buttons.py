@@ -5,8 +5,8 @@ from __future__ import annotations
 from telegram import CallbackQuery, Update
 
 from bot.services import BotContext
-from bot.telegram_text import fit_text
-from bot.texts import t
+from bot.telegram.text_limits import fit_text
+from bot.telegram.texts import t
 from handlers.common import chat_key, is_group_admin, language
 from storage.models import DraftState
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from telegram import Update
 
+from bot.account.admin_stats import stats_text
+from bot.account.task_status import status_text
 from bot.services import BotContext
-from bot.stats import stats_text
-from bot.status import status_text
-from bot.texts import t
+from bot.telegram.texts import t
 from handlers.common import chat_key, is_group_admin, is_private, language, message_of, reply
 from handlers.media import describe
 

@@ -8,8 +8,8 @@ from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
-from bot.telegram_text import fit_text
-from bot.texts import language_for
+from bot.telegram.text_limits import fit_text
+from bot.telegram.texts import language_for
 from storage.models import ChatKey
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 
 from bot.services import BotContext
-from bot.texts import t
+from bot.telegram.texts import t
 from handlers.common import language, reply
 
 log = logging.getLogger(__name__)

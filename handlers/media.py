@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Message, Update
 
 from bot.services import BotContext
-from bot.texts import t
+from bot.telegram.texts import t
 from handlers.common import chat_key, is_private, language, message_of, reply
 from storage.models import SeenMedia
 

@@ -1,7 +1,7 @@
 """Updates received from Telegram: kept from arrival until handled, by one replica, in order.
 
 Telegram forgets an update once the next poll (or the webhook's 200) acknowledges it; the inbox
-keeps it from then on (written a batch at a time: see bot.update_inbox). The replica that
+keeps it from then on (written a batch at a time: see bot.telegram.inbox). The replica that
 received it owns it and handles it; a replica that stopped leaves its unhandled updates to the
 others. Each update's person (chat, user) is kept too, so a person's next update can wait until
 their earlier ones are handled, wherever they are. A handled update stays a while (without its

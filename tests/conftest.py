@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from bot import runner
+from bot.runtime import runner
 from bot.services import BotApplication
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.s3 import FakeS3

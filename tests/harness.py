@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from bot.runner import serve
+from bot.runtime.runner import serve
 from bot.settings import Settings, load_settings
 from storage import Store, database_at
 from tests.fakes.evolink import FakeEvolink
@@ -35,7 +35,8 @@ METRICS_TOKEN = "metrics-token-for-the-tests"
 
 
 class BotUnderTest:
-    """Starts, stops and restarts the real bot (`bot.runner.serve`) on a fixed data directory."""
+    """Starts, stops and restarts the real bot (`bot.runtime.runner.serve`) on a fixed data
+    directory."""
 
     def __init__(
         self, telegram: FakeTelegram, evolink: FakeEvolink, data_dir: Path, **overrides: Any

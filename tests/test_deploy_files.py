@@ -272,7 +272,7 @@ def test_the_image_builds() -> None:
     )
     assert build.returncode == 0, build.stderr[-4000:]
     imports = subprocess.run(  # noqa: S603 - a fixed command
-        [docker, "run", "--rm", tag, "python", "-c", "import bot.runner, bot.hosting_s3"],
+        [docker, "run", "--rm", tag, "python", "-c", "import bot.runtime.runner, bot.hosting.s3"],
         capture_output=True,
         text=True,
         timeout=300,

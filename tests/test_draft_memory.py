@@ -59,7 +59,7 @@ async def test_per_draft_state_is_gone_once_drafts_end(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A one-shot album may grow for 60 s after its first item; a second will do here.
-    monkeypatch.setattr("bot.drafts.ONESHOT_ALBUM_SECONDS", 1.0)
+    monkeypatch.setattr("bot.drafts.service.ONESHOT_ALBUM_SECONDS", 1.0)
     bot_ = await make_bot()
     drafts = applications[-1].bot_data.services.drafts
 

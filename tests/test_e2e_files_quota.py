@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from bot.durations import HOUR
-from bot.janitor import SweepResult
+from bot.runtime.durations import HOUR
+from bot.runtime.janitor import SweepResult
 from bot.services import BotApplication
 from tests.conftest import MakeBot
 from tests.fakes.evolink import FakeEvolink

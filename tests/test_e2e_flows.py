@@ -405,7 +405,7 @@ async def test_a_full_disk_is_named_and_the_rest_of_the_draft_kept(
 ) -> None:
     import errno
 
-    from bot.telegram_files import TelegramFiles
+    from bot.telegram.files import TelegramFiles
 
     bot = await make_bot()
     telegram.send_photo(ALICE, ALICE, image_bytes(800, 600), caption="before the disk filled")

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from telegram import Update
 
 from bot.settings import SettingsError, load_settings
-from bot.telegram_webhook import SECRET_HEADER, webhook_route
+from bot.telegram.webhook import SECRET_HEADER, webhook_route
 from tests.conftest import MakeBot
 from tests.fakes.evolink import FakeEvolink, LoopbackServer
 from tests.fakes.s3 import FakeS3

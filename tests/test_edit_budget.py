@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.edit_budget import EditBudget
+from bot.telegram.edit_budget import EditBudget
 from tests.conftest import MakeBot
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import FakeTelegram
@@ -70,7 +70,7 @@ async def test_in_a_busy_group_progress_yields_while_a_private_chat_still_sees_i
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Without the group's 15 s pause between edits of one task, only the budget holds them back.
-    monkeypatch.setattr("bot.tracker.GROUP_EDIT_SECONDS", 0.0)
+    monkeypatch.setattr("bot.tasks.tracking.GROUP_EDIT_SECONDS", 0.0)
     bot = await make_bot(poll_interval_seconds=0.1, max_running_tasks_per_user=0)
     users = [701, 702, 703, 704]
     for n, user in enumerate(users):

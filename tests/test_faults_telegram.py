@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot import telegram_requests
+from bot.telegram import requests as telegram_requests
 from storage.models import Delivery, TaskStatus
 from tests.conftest import MakeBot
 from tests.fakes.evolink import FakeEvolink

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.heap import give_back_free_memory
+from bot.runtime.heap import give_back_free_memory
 
 
 def _rss_mb() -> float:

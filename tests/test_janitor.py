@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.durations import DAY, HOUR
 from bot.evolink import EvolinkError
-from bot.janitor import UNHOST_IDLE_SECONDS, Janitor
+from bot.runtime.durations import DAY, HOUR
+from bot.runtime.janitor import UNHOST_IDLE_SECONDS, Janitor
 from storage import Store, database_at
 from storage.models import ChatKey, Delivery, Options, TaskStatus
 from tests.conftest import on_both_engines
@@ -256,7 +256,7 @@ async def test_one_sweep_takes_down_every_unneeded_upload_in_batches(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store, janitor, _, tmp_path, remover = hosted
-    monkeypatch.setattr("bot.janitor.UNHOST_BATCH", 2)
+    monkeypatch.setattr("bot.runtime.janitor.UNHOST_BATCH", 2)
     for user in range(20, 25):
         await _hosted_draft(store, tmp_path, user)
         await store.drafts.cancel(ChatKey(chat_id=user, user_id=user))

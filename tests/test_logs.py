@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from bot.logs import RedactSecrets
+from bot.runtime.logs import RedactSecrets
 
 TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789a"
 
@@ -47,9 +47,11 @@ def test_tracebacks_are_scrubbed_too() -> None:
 def test_events_carry_their_ids_as_text_or_json() -> None:
     import json
 
-    from bot.logs import JsonFormatter, TextFormatter
+    from bot.runtime.logs import JsonFormatter, TextFormatter
 
-    record = logging.LogRecord("bot.submit", logging.INFO, __file__, 1, "submitted", None, None)
+    record = logging.LogRecord(
+        "bot.tasks.submit", logging.INFO, __file__, 1, "submitted", None, None
+    )
     record.task, record.chat, record.user = 7, 42, 99
     line = TextFormatter().format(record)
     assert line.endswith("submitted chat=42 user=99 task=7")

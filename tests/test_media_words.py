@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.drafts import change_text, rejection_text
+from bot.drafts.service import change_text, rejection_text
 from bot.media.formats import seconds_param
 from bot.media.probe import probe
 from bot.media.results import MediaRejected

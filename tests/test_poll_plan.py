@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.poll_plan import FAST_SECONDS, SAFETY_NET_FACTOR, Reading, next_delay, remaining
+from bot.tasks.poll_plan import FAST_SECONDS, SAFETY_NET_FACTOR, Reading, next_delay, remaining
 
 LONGEST = 60.0
 

@@ -7,8 +7,8 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.drafts.prompt_size import SPECIAL_TOKENS, percent_over, token_bound
 from bot.limits import PROMPT_MAX_TOKENS
-from bot.prompt_size import SPECIAL_TOKENS, percent_over, token_bound
 
 ROOM = PROMPT_MAX_TOKENS - SPECIAL_TOKENS
 

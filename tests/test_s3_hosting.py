@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from bot.hosting import HostingError
-from bot.hosting_s3 import LIFECYCLE_RULE_ID, S3Host, S3HostingError
+from bot.hosting.s3 import LIFECYCLE_RULE_ID, S3Host, S3HostingError
 from bot.settings import MediaHosting, SettingsError, load_settings
 from tests.conftest import MakeBot
 from tests.fakes.evolink import FakeEvolink
@@ -146,7 +146,7 @@ async def test_a_store_without_lifecycle_support_gets_one_warning_and_uploads_wo
     bucket = s3.create_bucket()
     s3.gate.refuse_lifecycle = True
     host = _host(s3, bucket)
-    with caplog.at_level(logging.INFO, logger="bot.hosting_s3"):
+    with caplog.at_level(logging.INFO, logger="bot.hosting.s3"):
         await host.prepare()
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1

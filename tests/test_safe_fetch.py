@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.delivery import Deliverer
-from bot.metrics import Metrics
-from bot.safe_fetch import UnsafeRedirect, is_public
+from bot.runtime.metrics import Metrics
+from bot.tasks.delivery import Deliverer
+from bot.tasks.safe_fetch import UnsafeRedirect, is_public
 
 
 @pytest.mark.parametrize(

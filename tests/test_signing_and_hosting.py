@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from bot.hosting import LocalHost
-from bot.signing import UrlSigner, load_or_create_key
-from bot.web import create_web_app
+from bot.hosting.signing import UrlSigner, load_or_create_key
+from bot.web.routes import create_web_app
 from storage import Store, database_at
 from storage.models import Task
 from tests.conftest import on_both_engines

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter
 
-from bot.startup import StartupError, Stopped, listen_socket, until_telegram_answers
+from bot.runtime.startup import StartupError, Stopped, listen_socket, until_telegram_answers
 from tests.fakes.evolink import SUBMIT_PATH, FakeEvolink
 from tests.fakes.telegram import FakeTelegram
 from tests.faultkit import eventually
@@ -338,7 +338,11 @@ async def test_retries_back_off_to_the_cap_and_honour_flood_control(
         "getMe", get_me, stop=asyncio.Event(), where="t", first_delay=0.01, max_delay=0.04
     )
     assert result == "me"
-    waits = [r.getMessage().rpartition("in ")[2] for r in caplog.records if r.name == "bot.startup"]
+    waits = [
+        r.getMessage().rpartition("in ")[2]
+        for r in caplog.records
+        if r.name == "bot.runtime.startup"
+    ]
     assert waits == ["0.01 s", "0.02 s", "0.05 s", "0.04 s", "0.04 s"]
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from telegram import Bot
 
-from bot.telegram_files import DownloadError, TelegramFiles
+from bot.telegram.files import DownloadError, TelegramFiles
 from tests.fakes.telegram import FakeTelegram
 
 MB = 2**20

@@ -22,12 +22,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from telegram import Bot
 
-from bot.delivery import failure_text
-from bot.drafts import rejection_text, render_summary
-from bot.history import HistoryService
-from bot.messenger import Messenger
-from bot.status import status_text
-from bot.telegram_text import (
+from bot.account.history import HistoryService
+from bot.account.task_status import status_text
+from bot.drafts.service import rejection_text, render_summary
+from bot.tasks.delivery import failure_text
+from bot.telegram.messenger import Messenger
+from bot.telegram.text_limits import (
     CAPTION_MAX,
     TEXT_MAX,
     cut,
@@ -37,7 +37,7 @@ from bot.telegram_text import (
     fit_text,
     utf16_len,
 )
-from bot.texts import EN, LANGUAGES, t
+from bot.telegram.texts import EN, LANGUAGES, t
 from storage.models import (
     ChatKey,
     Delivery,
@@ -194,7 +194,7 @@ def test_the_worst_draft_summary_fits_and_keeps_what_matters(
     assert text.endswith(t(lang, "cost_video_note"))
     assert t(lang, "more_changes", count=0).split("0")[0] in text
     # Without the guard the same summary is over the limit: this is the case it is for.
-    monkeypatch.setattr("bot.drafts.TEXT_MAX", 10**9)
+    monkeypatch.setattr("bot.drafts.service.TEXT_MAX", 10**9)
     unguarded = render_summary(draft, refs, pending=3, credit_rate=1.25)
     assert utf16_len(unguarded) > TEXT_MAX
 
@@ -307,7 +307,7 @@ def test_texts_used_as_button_answers_fit_telegrams_200(lang: str) -> None:
 # --- one place: every send goes through the fitting ---------------------------------------------
 
 SENDING = {"send_message", "edit_message_text", "reply_text", "edit_message_caption"}
-ALLOWED = {("bot", "messenger.py"), ("handlers", "common.py"), ("handlers", "buttons.py")}
+ALLOWED = {("telegram", "messenger.py"), ("handlers", "common.py"), ("handlers", "buttons.py")}
 
 
 def test_texts_reach_telegram_only_through_the_fitting() -> None:
@@ -331,10 +331,10 @@ def test_texts_reach_telegram_only_through_the_fitting() -> None:
     # And where they are allowed, the text is fitted first.
     assert "fit_text" in (ROOT / "handlers" / "common.py").read_text()
     assert "fit_text(menu.text" in (ROOT / "handlers" / "buttons.py").read_text()
-    assert "return fit_caption(" in (ROOT / "bot" / "notices.py").read_text()
+    assert "return fit_caption(" in (ROOT / "bot" / "tasks" / "notices.py").read_text()
 
 
-DELIVERY = ("bot", "delivery.py")
+DELIVERY = ("tasks", "delivery.py")
 # A caption is made by one of these: video_caption ends in fit_caption.
 CAPTION_MAKERS = {"fit_caption", "video_caption"}
 

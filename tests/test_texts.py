@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import bot.texts_zh
-from bot import ideas
-from bot.texts import EN, LANGUAGES, language_for, t
-from bot.texts_zh import ZH
+import bot.telegram.texts_zh
+from bot.drafts import ideas
+from bot.telegram.texts import EN, LANGUAGES, language_for, t
+from bot.telegram.texts_zh import ZH
 
 
 def placeholders(template: str) -> set[str]:
@@ -59,7 +59,7 @@ def test_zh_is_translated_and_keeps_markup(key: str) -> None:
 
 
 def test_zh_does_not_import_bot_texts() -> None:
-    tree = ast.parse(Path(bot.texts_zh.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(bot.telegram.texts_zh.__file__).read_text(encoding="utf-8"))
     imported = {
         node.module
         for node in ast.walk(tree)
@@ -70,7 +70,7 @@ def test_zh_does_not_import_bot_texts() -> None:
         if isinstance(node, ast.Import)
         for alias in node.names
     }
-    assert "bot.texts" not in imported
+    assert "bot.telegram.texts" not in imported
     assert "bot" not in imported
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 from telegram import Chat, Message, Update, User
 
-from bot.telegram_requests import GatedGetUpdates
-from bot.update_inbox import DurableUpdateQueue
+from bot.telegram.inbox import DurableUpdateQueue
+from bot.telegram.requests import GatedGetUpdates
 from storage import Store, database_at
 from storage.inbox import InboxStore, Key, Recorded
 from tests.conftest import on_both_engines

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from telegram import Chat, Message, Update, User
 
-from bot.update_inbox import DurableUpdateQueue, PersonTurns
-from bot.update_order import PerChatUpdateProcessor
+from bot.telegram.inbox import DurableUpdateQueue, PersonTurns
+from bot.telegram.update_order import PerChatUpdateProcessor
 from storage import Store, database_at
 from tests.conftest import on_both_engines
 

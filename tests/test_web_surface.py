@@ -1,8 +1,8 @@
 """Whatever a stranger sends to the bot's web server: never a 5xx, never a traceback, and the
 server keeps answering.
 
-The real starlette app (`bot.web.create_web_app`, with the webhook route of
-`bot.telegram_webhook`) is driven through httpx's ASGITransport: hypothesis picks methods, paths
+The real starlette app (`bot.web.routes.create_web_app`, with the webhook route of
+`bot.telegram.webhook`) is driven through httpx's ASGITransport: hypothesis picks methods, paths
 (around every route, with valid and broken percent-escapes, non-ASCII and invalid UTF-8),
 query strings, headers (a lying or odd Content-Length, the right and wrong secrets, Range...)
 and bodies (empty, binary, invalid UTF-8, deeply nested JSON, over the limits). Requests that
@@ -30,15 +30,15 @@ from hypothesis import strategies as st
 from telegram import Update
 from telegram.ext import ApplicationBuilder
 
-from bot.asgi_guard import QuietBrokenConnections
 from bot.evolink import EvolinkClient
-from bot.health import Health
+from bot.evolink.upstream import Upstream
 from bot.hosting import LocalHost
-from bot.metrics import Metrics
-from bot.signing import UrlSigner
-from bot.telegram_webhook import SECRET_HEADER, enqueue_into, webhook_route
-from bot.upstream import Upstream
-from bot.web import create_web_app
+from bot.hosting.signing import UrlSigner
+from bot.runtime.metrics import Metrics
+from bot.telegram.webhook import SECRET_HEADER, enqueue_into, webhook_route
+from bot.web.asgi_guard import QuietBrokenConnections
+from bot.web.health import Health
+from bot.web.routes import create_web_app
 from storage import SqliteDatabase, Store
 from storage.models import ChatKey, Options, Task
 
@@ -489,7 +489,7 @@ def test_the_real_server_survives_raw_garbage(site: Site, problems: _Problems) -
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    # Wrapped as bot.runner.serve wraps it.
+    # Wrapped as bot.runtime.runner.serve wraps it.
     app = QuietBrokenConnections(site.app)
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
     server = uvicorn.Server(config)

@@ -1,4 +1,8 @@
-"""The Evolink API: client, models, errors and what a submit proves."""
+"""The Evolink API: client, models, errors, what a submit proves, the callback URL's
+rules and the key's state.
+
+Imports bot.runtime (start-up helpers) only.
+"""
 
 from bot.evolink.client import EvolinkClient, RetryPolicy
 from bot.evolink.errors import EvolinkError, Unreachable

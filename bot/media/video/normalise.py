@@ -13,7 +13,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Final
 
-from bot.limits import VIDEO_MAX_BYTES, VIDEO_MAX_SECONDS, VIDEO_MIN_SECONDS, VIDEO_TOTAL_SECONDS
+from bot.limits import (
+    VIDEO_MAX_BYTES,
+    VIDEO_MAX_SECONDS,
+    VIDEO_MIN_SECONDS,
+    VIDEO_TOTAL_SECONDS,
+)
 from bot.media.files import atomic_copy, check_stem
 from bot.media.formats import MOV_DEMUXER, codec_label, container_label, dims, seconds_param
 from bot.media.probe import MAX_DECODE_PIXELS, MAX_DECODE_SIDE, TRIM_NOTICE_SECONDS, probe

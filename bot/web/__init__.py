@@ -1,0 +1,5 @@
+"""The bot's web server: its routes (media, callbacks, health, metrics), and what guards them
+from strangers.
+
+Imports bot.hosting (signed media), bot.evolink and storage.
+"""
