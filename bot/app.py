@@ -148,6 +148,7 @@ def build_services(
         messenger=messenger,
         background=background,
         quiet_seconds=settings.album_quiet_seconds,
+        shared=settings.replicas > 1,
     )
     deliverer = Deliverer(
         bot=bot,

@@ -64,9 +64,11 @@ class DraftService:
         background: Background,
         quiet_seconds: float,
         default_options: Options | None = None,
+        shared: bool = False,
         clock: Clock = time.monotonic,
     ) -> None:
         self._store = store
+        self._shared = shared  # other replicas refresh summaries too: lock them in the database
         self._processor = processor
         self._messenger = messenger
         self._background = background
@@ -377,6 +379,9 @@ class DraftService:
         """One refresh of the draft's summary at a time, here and on every other replica (so
         two never both send a new message)."""
         async with self._summary_locks.hold(draft_id):
+            if not self._shared:
+                yield  # one process: its own lock is the only one
+                return
             token = self._store.replica_id  # one holder per process: the lock above
             drafts = self._store.drafts
             pause = 0.02
