@@ -138,14 +138,21 @@ async def test_three_replicas_one_replica_killed_every_request_delivered_once(
             evolink.tasks[task_id].callback_url = None
         await evolink.complete(task_id)
     chats = [*ALBUMS, chat]
-    await _until(
-        lambda: (
-            all(_videos_to(telegram, c) for c in chats)
-            and len(_videos_to(telegram, GROUP)) >= len(TOPIC_USERS)
-        ),
-        60,
-        "every video",
-    )
+    try:
+        await _until(
+            lambda: (
+                all(_videos_to(telegram, c) for c in chats)
+                and len(_videos_to(telegram, GROUP)) >= len(TOPIC_USERS)
+            ),
+            60,
+            "every video",
+        )
+    except AssertionError as missing:
+        waiting = [c for c in chats if not _videos_to(telegram, c)]
+        logs = "\n".join(r.log[-2000:] for r in survivors)
+        raise AssertionError(
+            f"{missing}; no video yet in {waiting}; survivors' logs:\n{logs}"
+        ) from None
     await asyncio.sleep(2 * TIMEOUT)  # a second video, if any were coming, would be here by now
 
     # Exactly one paid task and one video per request.
