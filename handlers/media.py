@@ -24,20 +24,14 @@ async def media(update: Update, context: BotContext) -> None:
             what = t(lang, "what_stickers" if message.sticker else "what_other")
             await reply(update, t(lang, "unsupported_kind", what=what))
         return
-    if not is_private(update):
-        # In groups media is remembered, not drafted: a /generate reply or caption picks it up.
-        await services.store.group_media.remember(message.chat_id, incoming)
-        if oneshot is None and not await services.drafts.joins_oneshot_album(
-            chat_key(update), incoming
-        ):
-            return
-    key, lang = chat_key(update), language(update)
-    caption = oneshot if oneshot is not None else message.caption
-    draft = await services.drafts.add_media(key, lang, incoming, caption)
-    if oneshot is not None and draft is not None:
-        await services.generator.start_oneshot(
-            key, lang, draft.id, incoming, request_message_id=message.message_id
-        )
+    await services.generator.media_received(
+        chat_key(update),
+        language(update),
+        incoming,
+        caption=message.caption,
+        oneshot=oneshot,
+        message_id=message.message_id,
+    )
 
 
 async def prompt(update: Update, context: BotContext) -> None:

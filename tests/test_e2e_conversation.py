@@ -337,7 +337,7 @@ async def test_daily_and_concurrent_quotas(
     telegram.send_photo(ALICE, ALICE, image_bytes(800, 600), caption="take 2")
     await bot.reply_to(ALICE, text_contains="take 2")
     telegram.send_text(ALICE, ALICE, "/generate")
-    await bot.reply_to(ALICE, text_contains="already have 1 video(s) in progress")
+    await bot.reply_to(ALICE, text_contains="at your limit (1 at once)")
     await evolink.complete(first.task_id)
     await videos(1)
     telegram.send_text(ALICE, ALICE, "/generate")  # the draft waited; now it may go

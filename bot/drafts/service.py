@@ -197,7 +197,7 @@ class DraftService:
 
     def expect_album(self, key: ChatKey, media: SeenMedia) -> None:
         """The rest of this item's album belongs to the same one-shot request (other replicas
-        find it in the request's record: see Generator.start_oneshot)."""
+        find it in the request's record: see Generator.media_received)."""
         now = self._clock()
         self._forget_old(now)
         if media.media_group_id:

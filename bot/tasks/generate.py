@@ -149,7 +149,30 @@ class Generator:
             return
         await self._drafts.set_prompt(key, language, text)
 
-    async def start_oneshot(
+    async def media_received(
+        self,
+        key: ChatKey,
+        language: str,
+        media: SeenMedia,
+        *,
+        caption: str | None,
+        oneshot: str | None,
+        message_id: int,
+    ) -> None:
+        """A file arrived. In a private chat it joins the draft (its caption the prompt). In a
+        group it is remembered for a later /generate reply, and drafted at once only for a
+        one-shot request: `oneshot` (the prompt of a "/generate ..." caption) or the rest of
+        such a request's album."""
+        if not key.private:
+            await self._store.group_media.remember(key.chat_id, media)
+            if oneshot is None and not await self._drafts.joins_oneshot_album(key, media):
+                return
+        prompt = oneshot if oneshot is not None else caption
+        draft = await self._drafts.add_media(key, language, media, prompt)
+        if oneshot is not None and draft is not None:
+            await self._start_oneshot(key, language, draft.id, media, request_message_id=message_id)
+
+    async def _start_oneshot(
         self,
         key: ChatKey,
         language: str,

@@ -181,7 +181,7 @@ EN: Final[dict[str, str]] = {
     "history_gone": "I can no longer send that video.",
     "not_allowed": "Sorry, this bot is private. Ask its owner for access.",
     "quota_daily": "You have reached today's limit of {limit} videos. It resets at midnight UTC.",
-    "quota_running": "You already have {limit} video(s) in progress. Wait for one to finish, then try again.",
+    "quota_running": "Your videos in progress are at your limit ({limit} at once). Wait for one to finish, then try again.",
     "reply_without_media": "Reply with /generate to a message that has a photo, video or sound in it – or send media with a caption starting with /generate.",
     "ordinal": "{n}",
     "prompt_saved": "Prompt saved. Send /generate when you are ready.",
@@ -389,10 +389,10 @@ EN: Final[dict[str, str]] = {
         "bot's owner can switch MEDIA_HOSTING to local or s3."
     ),
     "internal_error": "Sorry, something went wrong on my side. Your draft is kept – please try again.",
-    "more_lines": "…and {count} more line(s)",
+    "more_lines": "… (lines left out: {count})",
     "more_chars": "… ({count} more characters)",
-    "more_changes": "…and changes to {count} more file(s)",
-    "more_videos": "…and {count} more video(s)",
+    "more_changes": "… (files whose changes are left out: {count})",
+    "more_videos": "… (videos left out: {count})",
 }
 
 LANGUAGES: Final[dict[str, dict[str, str]]] = {"en": EN, "zh": ZH}
