@@ -1,10 +1,5 @@
-"""How the bot's HTTP requests to Telegram go out.
-
-httpcore's connection pool looks at every open connection, and every request waiting for one,
-each time a request starts or ends: with many connections or many waiting requests that costs
-more CPU than the bot's own work per update. So requests to Telegram wait their turn here, in
-order, and only a few are on the wire at once (Telegram takes 30 messages a second at most).
-"""
+"""How the bot's HTTP requests to Telegram go out: a few at once, in lanes of one connection
+each (see bot.runtime.lanes), in order (Telegram takes 30 messages a second at most)."""
 
 from __future__ import annotations
 
@@ -15,6 +10,8 @@ from typing import Any
 import httpx
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot.runtime.lanes import Lanes
+
 # Requests on the wire at once. A video in flight holds one for seconds (see bot.tasks.delivery).
 IN_FLIGHT = 8
 # Seconds to wait for Telegram's answer, and to send an upload (a video up to 50 MB).
@@ -23,48 +20,39 @@ MEDIA_WRITE_TIMEOUT = 300.0
 
 
 class BoundedRequest(BaseRequest):
-    """Telegram's Bot API requests, at most `in_flight` at once; the others wait in order.
-
-    Each request in flight has a lane of its own: a client with one connection, so the pool's
-    bookkeeping stays constant, however many requests are waiting. The most recently used lane
-    goes first, so a quiet bot keeps a single connection open.
-    """
+    """Telegram's Bot API requests, at most `in_flight` at once; the others wait in order."""
 
     def __init__(self, *, in_flight: int = IN_FLIGHT) -> None:
         tls = httpx.create_ssl_context()  # loaded once, not once per lane
-        self._lanes = [
-            HTTPXRequest(
-                connection_pool_size=1,
-                read_timeout=READ_TIMEOUT,
-                media_write_timeout=MEDIA_WRITE_TIMEOUT,
-                httpx_kwargs={"verify": tls},
-            )
-            for _ in range(in_flight)
-        ]
-        self._free = list(self._lanes)
-        self._turns = asyncio.Semaphore(in_flight)
+        self._lanes = Lanes(
+            [
+                HTTPXRequest(
+                    connection_pool_size=1,
+                    read_timeout=READ_TIMEOUT,
+                    media_write_timeout=MEDIA_WRITE_TIMEOUT,
+                    httpx_kwargs={"verify": tls},
+                )
+                for _ in range(in_flight)
+            ]
+        )
 
     @property
     def read_timeout(self) -> float | None:
         """Seconds to wait for Telegram's answer."""
-        return self._lanes[0].read_timeout
+        return self._lanes.all[0].read_timeout
 
     async def initialize(self) -> None:
         """Open every lane's client."""
-        await asyncio.gather(*(lane.initialize() for lane in self._lanes))
+        await asyncio.gather(*(lane.initialize() for lane in self._lanes.all))
 
     async def shutdown(self) -> None:
         """Close every lane's client."""
-        await asyncio.gather(*(lane.shutdown() for lane in self._lanes))
+        await asyncio.gather(*(lane.shutdown() for lane in self._lanes.all))
 
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        """Wait for a turn, then send on a free lane."""
-        async with self._turns:
-            lane = self._free.pop()
-            try:
-                return await lane.do_request(*args, **kwargs)
-            finally:
-                self._free.append(lane)
+        """Wait for a free lane, then send."""
+        async with self._lanes.take() as lane:
+            return await lane.do_request(*args, **kwargs)
 
 
 class GatedGetUpdates(HTTPXRequest):
