@@ -13,6 +13,7 @@ from bot.runtime.janitor import UNHOST_IDLE_SECONDS, Janitor
 from storage import Store, database_at
 from storage.models import ChatKey, Delivery, Options, TaskStatus
 from tests.conftest import on_both_engines
+from tests.records import add_photo
 
 pytestmark = on_both_engines
 
@@ -41,17 +42,7 @@ async def _draft_with_file(store: Store, tmp_path: Path, user: int) -> tuple[int
     draft = await store.drafts.get_or_create(
         ChatKey(chat_id=user, user_id=user), language="en", options=Options()
     )
-    ref = await store.drafts.add_reference(
-        draft.id,
-        kind="image",
-        source="photo",
-        file_id="f",
-        file_unique_id="u",
-        message_id=1,
-        media_group_id=None,
-        file_name=None,
-        size=10,
-    )
+    ref = await add_photo(store, draft.id, size=10)
     path = tmp_path / "media" / f"d{draft.id}" / "r.jpg"
     path.parent.mkdir(parents=True)
     path.write_bytes(b"x")

@@ -13,6 +13,7 @@ from storage import Store, database_at
 from storage.migrations import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
 from storage.models import ChatKey, Delivery, DraftState, Options, RefStatus, TaskStatus
 from tests.conftest import on_both_engines
+from tests.records import add_photo
 
 pytestmark = on_both_engines
 
@@ -56,17 +57,7 @@ async def test_drafts_are_kept_apart_by_user_and_topic(store: Store) -> None:
 async def test_references_keep_their_order_and_outcome(store: Store) -> None:
     draft = await store.drafts.get_or_create(ALICE, language="en", options=Options())
     refs = [
-        await store.drafts.add_reference(
-            draft.id,
-            kind="image",
-            source="photo",
-            file_id=f"f{i}",
-            file_unique_id=f"u{i}",
-            message_id=100 + i,
-            media_group_id="album",
-            file_name=None,
-            size=1000,
-        )
+        await add_photo(store, draft.id, message_id=100 + i, size=1000, media_group_id="album")
         for i in range(3)
     ]
     assert [r.position for r in refs] == [1, 2, 3]

@@ -15,6 +15,7 @@ from storage import Store, database_at
 from storage.inbox import Recorded
 from storage.models import ChatKey, Delivery, Options, TaskStatus
 from tests.conftest import on_both_engines
+from tests.records import add_photo
 
 pytestmark = on_both_engines
 
@@ -197,17 +198,7 @@ async def test_a_submit_or_send_left_by_a_stopped_replica_is_taken_once(replicas
 async def test_a_file_a_stopped_replica_was_checking_is_taken_once(replicas) -> None:  # type: ignore[no-untyped-def]
     gone = await replicas("gone")
     draft = await gone.drafts.get_or_create(ALICE, language="en", options=Options())
-    ref = await gone.drafts.add_reference(
-        draft.id,
-        kind="image",
-        source="photo",
-        file_id="f",
-        file_unique_id="u",
-        message_id=1,
-        media_group_id=None,
-        file_name=None,
-        size=1,
-    )
+    ref = await add_photo(gone, draft.id)
     assert ref is not None and ref.owner == "gone"
     live = [await replicas(f"live{n}") for n in range(2)]
     assert await live[0].drafts.pending_elsewhere(draft.id) == 1

@@ -16,6 +16,7 @@ from storage import DatabaseUnavailable, SqliteDatabase, Store
 from storage.migrations import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
 from storage.models import ChatKey, Delivery, Options, TaskStatus
 from storage.postgres import PostgresDatabase, numbered
+from tests.records import add_photo
 
 ALICE = ChatKey(chat_id=-1001234567890, user_id=7_000_000_001)  # ids beyond 32 bits, as Telegram's
 
@@ -322,17 +323,7 @@ async def _upgraded_and_taken_over(store: Store, migrations: int) -> None:
         # The update the single process left unhandled has no owner: a replica takes it over.
         assert await store.inbox.take_orphans(alive_since=0.0) == [(41, _LEFT_UPDATE)]
         draft = await store.drafts.get_or_create(ALICE, language="en", options=Options())
-        ref = await store.drafts.add_reference(
-            draft.id,
-            kind="image",
-            source="photo",
-            file_id="f",
-            file_unique_id="u",
-            message_id=1,
-            media_group_id=None,
-            file_name=None,
-            size=None,
-        )
+        ref = await add_photo(store, draft.id, size=None)
         assert ref is not None and ref.attempts == 1 and ref.owner == store.replica_id
     finally:
         await store.close()
