@@ -49,10 +49,7 @@ async def generate(update: Update, context: BotContext) -> None:
             request_message_id=message.message_id,
         )
         return
-    if not is_private(update) and await services.store.drafts.open_draft(key) is None:
-        await reply(update, t(lang, "reply_without_media"))
-        return
-    await services.generator.generate(
+    await services.generator.command(
         key, lang, request_message_id=message.message_id, prompt=prompt
     )
 

@@ -43,6 +43,16 @@ class Generator:
         self._metrics = metrics
         self._upstream = upstream
 
+    async def command(
+        self, key: ChatKey, language: str, *, request_message_id: int, prompt: str | None
+    ) -> None:
+        """/generate that replies to no media: the open draft becomes the request. In a group a
+        draft only exists once media was given with a reply or a "/generate ..." caption."""
+        if not key.private and await self._store.drafts.open_draft(key) is None:
+            await self._reply(key, t(language, "reply_without_media"), request_message_id)
+            return
+        await self.generate(key, language, request_message_id=request_message_id, prompt=prompt)
+
     async def generate(
         self, key: ChatKey, language: str, *, request_message_id: int | None, prompt: str | None
     ) -> Task | None:
