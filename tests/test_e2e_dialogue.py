@@ -62,6 +62,16 @@ async def test_in_a_group_a_reply_to_the_draft_asking_is_the_prompt_and_the_vide
     assert len(submission.body["image_urls"]) == 1
 
 
+async def test_in_a_group_a_bare_generate_says_how_to_give_it_media(
+    make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
+) -> None:
+    bot = await make_bot()
+    request = telegram.send_text(GROUP, ALICE, "/generate a fox", chat_type="supergroup")
+    answer = await bot.reply_to(GROUP, text_contains="Reply with /generate")
+    assert answer.params["reply_parameters"]["message_id"] == request["message_id"]
+    assert evolink.submissions == []
+
+
 async def test_in_privacy_mode_a_one_shot_without_prompt_is_answered_by_reply(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:
