@@ -19,8 +19,8 @@ from bot.account.defaults_menu import SettingsMenu
 from bot.account.history import HistoryService
 from bot.drafts.references import ReferenceProcessor
 from bot.drafts.service import DraftService
-from bot.evolink import EvolinkClient
-from bot.evolink.lanes import QueryLanes
+from bot.evolink import EvolinkClient, Http
+from bot.evolink.lanes import DirectHttp, QueryLanes
 from bot.evolink.upstream import Upstream
 from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
 from bot.hosting.signing import UrlSigner, load_or_create_key
@@ -67,7 +67,7 @@ def build_services(
     tls = httpx.create_ssl_context()  # the certificate store, loaded once for every client
     http = httpx.AsyncClient(timeout=timeout, follow_redirects=False, verify=tls)
 
-    def upstream_client(through: httpx.AsyncClient) -> EvolinkClient:
+    def upstream_client(through: Http) -> EvolinkClient:
         return EvolinkClient(
             through,
             api_key=settings.evolink_api_key.get_secret_value(),
@@ -78,9 +78,11 @@ def build_services(
 
     evolink = upstream_client(http)
     upstream = Upstream(evolink, base_url=str(settings.evolink_base_url))
-    # Task queries go through lanes of one-connection clients (see bot.evolink.lanes).
+    # Task queries go through lanes of one connection each (see bot.evolink.lanes).
     query_http = [
-        httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=LANE_LIMITS, verify=tls)
+        DirectHttp.to(
+            str(settings.evolink_base_url), timeout=timeout, limits=LANE_LIMITS, verify=tls
+        )
         for _ in range(QUERY_CONCURRENCY)
     ]
     queries = QueryLanes([upstream_client(lane) for lane in query_http])

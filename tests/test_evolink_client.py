@@ -13,12 +13,16 @@ from bot.evolink import (
     Accepted,
     EvolinkClient,
     GenerationRequest,
+    Http,
     Refused,
     RetryPolicy,
     Unknown,
     Unreachable,
 )
 from bot.evolink import errors as api
+from bot.evolink.lanes import DirectHttp, environment_proxy
+
+BOTH_WAYS = pytest.mark.parametrize("through", ["client", "direct"])
 
 TASK = {
     "created": 1761313744,
@@ -33,12 +37,21 @@ TASK = {
 }
 
 
-def _client(handler, sleeps: list[float] | None = None) -> EvolinkClient:  # type: ignore[no-untyped-def]
+def _client(handler, sleeps: list[float] | None = None, through: str = "client") -> EvolinkClient:  # type: ignore[no-untyped-def]
+    """A client on a fake transport: through an httpx.AsyncClient, or `direct` as the task
+    queries go (bot.evolink.lanes.DirectHttp)."""
+
     async def sleep(seconds: float) -> None:
         (sleeps if sleeps is not None else []).append(seconds)
 
+    transport = httpx.MockTransport(handler)
+    http: Http = (
+        DirectHttp(transport, timeout=httpx.Timeout(7.0))
+        if through == "direct"
+        else httpx.AsyncClient(transport=transport)
+    )
     return EvolinkClient(
-        httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        http,
         api_key="sk-test",
         base_url="https://api.test",
         files_base_url="https://files.test",
@@ -102,12 +115,13 @@ async def test_client_errors_are_typed_refusals_and_not_retried(
     assert outcome.error.status == status
 
 
-async def test_integer_error_codes_of_older_versions_are_accepted() -> None:
+@BOTH_WAYS
+async def test_integer_error_codes_of_older_versions_are_accepted(through: str) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(400, json={"error": {"code": 40001, "message": "bad"}})
 
     with pytest.raises(api.BadRequest) as info:
-        await _client(handler).get_task("t")
+        await _client(handler, through=through).get_task("t")
     assert info.value.code == "40001"
 
 
@@ -199,7 +213,8 @@ async def test_a_connection_lost_after_sending_is_unknown_and_never_resent(
     assert calls == 1
 
 
-async def test_5xx_is_retried_with_bounded_backoff_then_raised() -> None:
+@BOTH_WAYS
+async def test_5xx_is_retried_with_bounded_backoff_then_raised(through: str) -> None:
     calls = 0
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -209,7 +224,7 @@ async def test_5xx_is_retried_with_bounded_backoff_then_raised() -> None:
 
     sleeps: list[float] = []
     with pytest.raises(api.ServerError):
-        await _client(handler, sleeps).get_task("t")
+        await _client(handler, sleeps, through=through).get_task("t")
     assert calls == 3
     assert len(sleeps) == 2 and all(0 < s <= 30 for s in sleeps)
 
@@ -237,15 +252,17 @@ async def test_a_service_that_cannot_be_reached_at_all_is_a_refusal() -> None:
     assert outcome.error.maybe_sent is False
 
 
-async def test_a_task_query_with_a_corrupt_body_is_a_typed_error() -> None:
+@BOTH_WAYS
+async def test_a_task_query_with_a_corrupt_body_is_a_typed_error(through: str) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=b"\x1f\x8bnope", headers={"Content-Encoding": "gzip"})
 
     with pytest.raises(Unreachable):
-        await _client(handler).get_task("t1")
+        await _client(handler, through=through).get_task("t1")
 
 
-async def test_task_query_tolerates_extra_and_missing_fields() -> None:
+@BOTH_WAYS
+async def test_task_query_tolerates_extra_and_missing_fields(through: str) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(
             200,
@@ -258,18 +275,19 @@ async def test_task_query_tolerates_extra_and_missing_fields() -> None:
             },
         )
 
-    task = await _client(handler).get_task("t1")
+    task = await _client(handler, through=through).get_task("t1")
     assert task.result_url == "https://cdn/x.mp4"
     assert task.progress == 100
     assert task.usage.credits_reserved is None
 
 
-async def test_malformed_json_is_a_typed_error() -> None:
+@BOTH_WAYS
+async def test_malformed_json_is_a_typed_error(through: str) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=b"<html>oops</html>")
 
     with pytest.raises(api.MalformedResponse):
-        await _client(handler).get_task("t1")
+        await _client(handler, through=through).get_task("t1")
 
 
 async def test_credits() -> None:
@@ -356,3 +374,40 @@ def test_requests_the_api_would_reject_cannot_be_built(changes: dict[str, object
     data: dict[str, object] = {"prompt": "a cat", "image_urls": ["https://x/1.jpg"], **changes}
     with pytest.raises(ValidationError):
         GenerationRequest.model_validate(data)
+
+
+async def test_a_direct_task_query_sends_the_key_the_encodings_it_reads_and_its_timeout() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=TASK)
+
+    task = await _client(handler, through="direct").get_task("task-1")
+    assert task.id == TASK["id"]
+    (request,) = seen
+    assert request.method == "GET" and str(request.url) == "https://api.test/v1/tasks/task-1"
+    assert request.headers["Authorization"] == "Bearer sk-test"
+    assert request.headers["Accept-Encoding"] == "gzip, deflate"
+    assert request.extensions["timeout"]["read"] == 7.0
+
+
+async def test_direct_requests_carry_no_body() -> None:
+    direct = DirectHttp(
+        httpx.MockTransport(lambda r: httpx.Response(200)), timeout=httpx.Timeout(1)
+    )
+    with pytest.raises(ValueError, match="without a body"):
+        await direct.request("POST", "https://api.test/v1/x", json={"a": 1})
+
+
+def test_direct_requests_go_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    assert environment_proxy("https://api.evolink.ai") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert environment_proxy("https://api.evolink.ai") == "http://proxy.internal:3128"
+    monkeypatch.setenv("NO_PROXY", "evolink.ai")
+    assert environment_proxy("https://api.evolink.ai") is None

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from bot.tasks.poll_plan import FAST_SECONDS, SAFETY_NET_FACTOR, Reading, next_delay, remaining
+from bot.tasks.poll_plan import (
+    FAST_SECONDS,
+    SAFETY_NET_FACTOR,
+    Reading,
+    due_at,
+    next_delay,
+    remaining,
+)
 
 LONGEST = 60.0
 
 
 def delay(reading: Reading, **kwargs: object) -> float:
-    return next_delay(reading, longest=LONGEST, jitter=False, **kwargs)  # type: ignore[arg-type]
+    return next_delay(reading, longest=LONGEST, **kwargs)  # type: ignore[arg-type]
 
 
 def test_a_queued_task_is_asked_about_at_a_share_of_its_estimate_however_late() -> None:
@@ -88,11 +95,22 @@ def test_with_callbacks_on_queries_are_a_rare_safety_net() -> None:
     assert delay(reading, callbacks=True) == FAST_SECONDS * SAFETY_NET_FACTOR
 
 
-def test_jitter_only_ever_brings_a_query_forward() -> None:
-    reading = Reading(age=70, estimate=120, progress=80, baseline_age=30, baseline_progress=40)
-    planned = delay(reading)
-    for _ in range(200):
-        assert 0.89 * planned <= next_delay(reading, longest=LONGEST) <= planned
+def test_a_query_is_only_ever_brought_forward_and_by_less_than_a_tenth_of_its_delay() -> None:
+    for now in (1_700_000_000.0, 1_700_000_000.37, 1_700_000_003.9):
+        for planned in (10.0, 12.5, 48.0, 60.0, 600.0):
+            assert now + 0.9 * planned < due_at(now, planned) <= now + planned
+
+
+def test_queries_due_in_less_than_ten_seconds_stay_exact() -> None:
+    now = 1_700_000_000.37
+    for planned in (0.4, 2.0, 9.9):
+        assert due_at(now, planned) == now + planned
+
+
+def test_queries_planned_at_about_the_same_time_fall_due_together() -> None:
+    # Tasks last asked about at different moments of the same few seconds: one batch.
+    planned = {due_at(1_700_000_000.0 + offset / 10, 60.0) for offset in range(1, 40)}
+    assert len(planned) == 1
 
 
 def test_no_gap_is_shorter_than_the_fast_one_nor_longer_than_the_longest() -> None:

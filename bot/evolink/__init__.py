@@ -4,7 +4,7 @@ rules and the key's state.
 Imports bot.runtime (start-up helpers) only.
 """
 
-from bot.evolink.client import EvolinkClient, RetryPolicy
+from bot.evolink.client import EvolinkClient, Http, RetryPolicy
 from bot.evolink.errors import EvolinkError, Unreachable
 from bot.evolink.models import GenerationRequest, VideoTask
 from bot.evolink.outcome import Accepted, Refused, SubmitOutcome, Unknown
@@ -14,6 +14,7 @@ __all__ = [
     "EvolinkClient",
     "EvolinkError",
     "GenerationRequest",
+    "Http",
     "Refused",
     "RetryPolicy",
     "SubmitOutcome",

@@ -7,7 +7,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -38,6 +38,23 @@ Sleep = Callable[[float], Awaitable[None]]
 M = TypeVar("M", bound=BaseModel)
 
 
+class Http(Protocol):
+    """What the client sends its requests through: an httpx.AsyncClient, or for the task queries
+    `bot.evolink.lanes.DirectHttp`."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        files: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """Send one request; its answer, read whole."""
+        ...
+
+
 class RetryPolicy:
     """How often and how long to wait before another try of a retryable failure."""
 
@@ -59,7 +76,7 @@ class EvolinkClient:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: Http,
         *,
         api_key: str,
         base_url: str,
@@ -91,7 +108,9 @@ class EvolinkClient:
             attempt += 1
             retry_after: float | None = None
             try:
-                response = await self._http.post(url, json=request.body(), headers=headers)
+                response = await self._http.request(
+                    "POST", url, json=request.body(), headers=headers
+                )
             except _NOT_SENT as exc:
                 error: EvolinkError = Unreachable(type(exc).__name__, maybe_sent=False)
             except httpx.HTTPError as exc:
@@ -287,4 +306,4 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
-__all__ = ["EvolinkClient", "RateLimited", "RetryPolicy"]
+__all__ = ["EvolinkClient", "Http", "RateLimited", "RetryPolicy"]

@@ -18,7 +18,7 @@ from bot.runtime.background import Background, Loop
 from bot.runtime.metrics import Metrics
 from bot.tasks.delivery import Deliverer
 from bot.tasks.notices import Notices, progress_text
-from bot.tasks.poll_plan import Reading, next_delay
+from bot.tasks.poll_plan import Reading, due_at, next_delay
 from bot.tasks.reconcile import Reconciler
 from bot.telegram.texts import t
 from storage import Store
@@ -293,7 +293,7 @@ class TaskTracker:
             since_previous=now - task.updated_at,
             previous_progress=task.progress,
         )
-        delay = next_delay(reading, longest=self._interval, callbacks=self._callbacks)
+        at = due_at(now, next_delay(reading, longest=self._interval, callbacks=self._callbacks))
         if await self._store.tasks.update(
             task.id,
             status=status,
@@ -301,12 +301,12 @@ class TaskTracker:
             estimated_time=estimate,
             rate_at=baseline[0],
             rate_progress=baseline[1],
-            next_poll_at=now + delay,
+            next_poll_at=at,
             expect_status=[TaskStatus.PENDING, TaskStatus.PROCESSING],
             # A callback that made the task due meanwhile wins: it is looked at again at once.
             expect_poll_at=task.next_poll_at,
         ):
-            self._due(now + delay)
+            self._due(at)
         await self._show_progress(task, state.progress)
 
     async def _finish(self, task_id: int) -> None:
