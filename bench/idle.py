@@ -56,7 +56,7 @@ from bench._common import (
     table,
     tree_cpu_seconds,
 )
-from bot.tasks.poll_plan import Reading, next_delay
+from bot.tasks.poll_plan import Reading, due_at, next_delay
 from storage import SqliteDatabase, Store
 from storage.models import ChatKey, Options, TaskStatus
 from tests.fakes.evolink import FakeTask
@@ -76,6 +76,11 @@ class Config:
     sample_every: float = 1.0
     estimate: float = 120.0
     restart_window: float = 15.0
+
+    @property
+    def longest(self) -> float:
+        """POLL_INTERVAL_SECONDS for the bot: its default, or shrunk with everything else."""
+        return LONGEST if self.estimate >= 60 else self.estimate / 4
 
     @classmethod
     def tiny(cls) -> Config:
@@ -185,7 +190,10 @@ class Flow:
             baseline_age=None if baseline is None else baseline[0] - (now - age),
             baseline_progress=None if baseline is None else baseline[1],
         )
-        first_query = 0.0 if age == 0 else self.rng.uniform(0, next_delay(reading, longest=LONGEST))
+        # Its previous query came a random part of the planned gap ago (the bot's schedule).
+        planned = next_delay(reading, longest=LONGEST)
+        previous = now - self.rng.uniform(0, planned)
+        first_query = 0.0 if age == 0 else max(0.0, due_at(previous, planned) - now)
         await self.store.tasks.update(
             task.id,
             upstream_id=upstream,
@@ -226,8 +234,8 @@ async def measure(work: Path, name: str, seeder: Seeder, cfg: Config, window: fl
         bot = ChildBot(telegram, evolink, data, EVOLINK_CALLBACKS="off")
         for test_setting in ("POLL_INTERVAL_SECONDS", "PROGRESS_EDIT_SECONDS"):
             bot.env.pop(test_setting)  # the product's defaults, not the test harness's
-        if cfg.estimate < 60:  # the tiny run: everything shrunk
-            bot.env["POLL_INTERVAL_SECONDS"] = f"{cfg.estimate / 4:g}"
+        if cfg.longest != LONGEST:  # the tiny run: everything shrunk
+            bot.env["POLL_INTERVAL_SECONDS"] = f"{cfg.longest:g}"
         started = time.perf_counter()
         wanted, flow = await seeder(data / "bot.sqlite3", evolink)
         seed_seconds = time.perf_counter() - started
@@ -282,7 +290,12 @@ def _stalled(cfg: Config, *, spread: bool) -> Seeder:
             evolink,
             cfg.tasks,
             first_chat=100_000,
-            next_poll_at=lambda i: time.time() + (LONGEST * i / cfg.tasks if spread else 0.0),
+            # Spread: each last asked about a part of the longest gap ago, due on the bot's grid.
+            next_poll_at=lambda i: (
+                due_at(time.time() - cfg.longest * i / cfg.tasks, cfg.longest)
+                if spread
+                else time.time()
+            ),
             submitted_ago=3 * cfg.estimate,
             seen_processing_ago=2 * cfg.estimate,
         )
