@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from storage.db import Connection, Database, Row
@@ -17,6 +17,18 @@ from storage.models import (
     TaskStatus,
 )
 from storage.replicas import ORPHANED
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    """Fields to set on a task, only if it is still as expected (see `TaskStore.update`)."""
+
+    task_id: int
+    fields: Mapping[str, object]
+    expect_status: Iterable[TaskStatus] | None = None
+    expect_delivery: Iterable[Delivery] | None = None
+    expect_poll_at: float | None = None
+
 
 # A task given up at the deadline is still watched this long after its submit: its result link
 # would last 24 hours, so a later completion is of no use to anyone.
@@ -171,25 +183,36 @@ class TaskStore:
         a poll, a restart) already moved the task on. `expect_poll_at` is the value a claim by
         `claim_due` wrote: a hint (a callback) that made the task due since then wins.
         """
-        unknown = set(fields) - _COLUMNS
+        change = TaskChange(task_id, fields, expect_status, expect_delivery, expect_poll_at)
+        return await self.db.write(*self._statement(change)) == 1
+
+    async def update_each(self, changes: Sequence[TaskChange]) -> list[bool]:
+        """`update` for each change, all in one transaction; whether each row changed."""
+        async with self.db.transaction() as tx:
+            return [await tx.write(*self._statement(change)) == 1 for change in changes]
+
+    def _statement(self, change: TaskChange) -> tuple[str, tuple[object, ...]]:
+        unknown = set(change.fields) - _COLUMNS
         if unknown:
             raise ValueError(f"unknown task columns: {sorted(unknown)}")
         values = {
-            k: (v.value if isinstance(v, TaskStatus | Delivery) else v) for k, v in fields.items()
+            k: (v.value if isinstance(v, TaskStatus | Delivery) else v)
+            for k, v in change.fields.items()
         }
         values["updated_at"] = self.db.clock()
         # Column names come from _COLUMNS, never from input; values are bound parameters.
         sql = "UPDATE tasks SET " + ", ".join(f"{k} = ?" for k in values) + " WHERE id = ?"
-        params: list[object] = [*values.values(), task_id]
-        for column, expected in (("status", expect_status), ("delivery", expect_delivery)):
+        params: list[object] = [*values.values(), change.task_id]
+        expectations = (("status", change.expect_status), ("delivery", change.expect_delivery))
+        for column, expected in expectations:
             if expected is not None:
                 states = [s.value for s in expected]
                 sql += f" AND {column} IN ({', '.join('?' * len(states))})"
                 params.extend(states)
-        if expect_poll_at is not None:
+        if change.expect_poll_at is not None:
             sql += " AND next_poll_at = ?"
-            params.append(expect_poll_at)
-        return await self.db.write(sql, tuple(params)) == 1
+            params.append(change.expect_poll_at)
+        return sql, tuple(params)
 
     async def claim_due(self, now: float, *, lease_until: float, limit: int = 50) -> list[Task]:
         """Tasks the tracker must look at now (see `_DUE`), soonest first, claimed by this

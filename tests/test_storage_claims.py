@@ -14,6 +14,7 @@ import pytest
 from storage import Store, database_at
 from storage.inbox import Recorded
 from storage.models import ChatKey, Delivery, Options, TaskStatus
+from storage.tasks import TaskChange
 from tests.conftest import on_both_engines
 from tests.records import add_photo
 
@@ -150,6 +151,25 @@ async def test_a_hint_meanwhile_wins_over_the_claims_next_poll(replicas) -> None
         task_id, next_poll_at=now + 60, expect_poll_at=task.next_poll_at
     )
     assert (await store.tasks.get(task_id)).next_poll_at == 0.0  # type: ignore[union-attr]
+
+
+async def test_next_queries_written_together_each_keep_their_own_condition(replicas) -> None:  # type: ignore[no-untyped-def]
+    store = await replicas("a")
+    ids = [await _running_task(store, chat) for chat in (100, 101, 102)]
+    now = time.time()
+    claimed = await store.tasks.claim_due(now, lease_until=now + 30)
+    assert await store.tasks.update(ids[1], next_poll_at=0.0)  # a callback for the second
+    await store.tasks.update(ids[2], status=TaskStatus.COMPLETED)  # the third ended meanwhile
+    running = (TaskStatus.PENDING, TaskStatus.PROCESSING)
+    written = await store.tasks.update_each(
+        [
+            TaskChange(t.id, {"next_poll_at": now + 60}, running, expect_poll_at=t.next_poll_at)
+            for t in claimed
+        ]
+    )
+    assert written == [True, False, False]
+    polls = [(await store.tasks.get(i)).next_poll_at for i in ids]  # type: ignore[union-attr]
+    assert polls == [now + 60, 0.0, now + 30]
 
 
 async def test_a_stopped_replicas_claims_are_due_again(replicas) -> None:  # type: ignore[no-untyped-def]
