@@ -56,6 +56,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from tests.fakes.server import QuickServer
 from tests.mediagen import write_video
 
 MODEL = "seedance-2.0-fast-reference-to-video"
@@ -243,20 +244,13 @@ class GenerationRequest(BaseModel):
     callback_url: str | None = None
 
 
-class _Server(uvicorn.Server):
-    """uvicorn.Server that never installs signal handlers."""
-
-    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
-        return contextlib.nullcontext()
-
-
 class LoopbackServer:
     """Any ASGI app served by uvicorn on 127.0.0.1:<random port> in the current loop."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.url = ""
-        self._server: _Server | None = None
+        self._server: QuickServer | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> str:
@@ -277,7 +271,7 @@ class LoopbackServer:
             # do: at equal timeouts a pooled connection may close just as it is reused.
             timeout_keep_alive=75,
         )
-        self._server = _Server(config)
+        self._server = QuickServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._task.done():
@@ -294,7 +288,7 @@ class LoopbackServer:
     async def stop(self) -> None:
         """Ask uvicorn to exit and wait for it."""
         if self._server is not None and self._task is not None:
-            self._server.should_exit = True
+            self._server.exit()
             await self._task
             self._server = self._task = None
 
