@@ -391,6 +391,12 @@ def _copy_file(src: IO[bytes], dest: Path) -> None:
         shutil.copyfileobj(src, out, MB)
 
 
+# Result videos rendered so far in this process, by (audio, seconds, size): each fake task
+# that completes gets the same video as the earlier ones of its kind, here or in other tests,
+# without encoding it again.
+_RENDERED: dict[tuple[bool, float, tuple[int, int]], bytes] = {}
+
+
 def _render_result(
     path: Path, audio: bool, seconds: float, size: tuple[int, int], pad_to_bytes: int | None
 ) -> None:
@@ -447,7 +453,6 @@ class FakeEvolink:
         # For each new submit, (seconds queued, seconds processing): it then runs on its own.
         self.timeline: Callable[[], tuple[float, float]] | None = None
         self.on_complete: Callable[[FakeTask], None] | None = None
-        self._rendered: dict[tuple[bool, float, tuple[int, int]], Path] = {}
         self.files_accepted_types: set[str] = set(FILES_ACCEPTED_TYPES)
         self.limits: dict[str, int] = {"image": 30 * MB, "video": 50 * MB, "audio": 15 * MB}
         self._faults: list[_Fault] = []
@@ -536,13 +541,13 @@ class FakeEvolink:
         task = self.tasks[task_id]
         path = self._dir("results") / f"{task_id}.mp4"
         with_audio = task.generate_audio if audio is None else audio
-        template = self._rendered.get((with_audio, seconds, size))
-        if template is not None and pad_to_bytes is None:
-            await asyncio.to_thread(shutil.copyfile, template, path)  # the same video again
+        rendered = _RENDERED.get((with_audio, seconds, size))
+        if rendered is not None and pad_to_bytes is None:
+            await asyncio.to_thread(path.write_bytes, rendered)  # the same video again
         else:
             await asyncio.to_thread(_render_result, path, with_audio, seconds, size, pad_to_bytes)
             if pad_to_bytes is None:
-                self._rendered[(with_audio, seconds, size)] = path
+                _RENDERED[(with_audio, seconds, size)] = await asyncio.to_thread(path.read_bytes)
         task.status, task.progress, task.error = "completed", 100, None
         task.result_path, task.expired = path, False
         task.results = [f"{self.base_url}/results/{task_id}.mp4"]
