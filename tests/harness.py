@@ -80,6 +80,9 @@ class BotUnderTest:
                 "poll_interval_seconds": 0.2,
                 "progress_edit_seconds": 0,
                 "album_quiet_seconds": 0.3,
+                # One media worker to warm up at each start, not one per CPU (tests that need
+                # files converted side by side ask for more).
+                "media_workers": 1,
                 "data_dir": self.data_dir,
                 "metrics_token": METRICS_TOKEN,
                 **overrides,
@@ -196,6 +199,7 @@ class BotProcess:
             "POLL_INTERVAL_SECONDS": "0.2",
             "PROGRESS_EDIT_SECONDS": "0",
             "ALBUM_QUIET_SECONDS": "0.3",
+            "MEDIA_WORKERS": "1",  # as in BotUnderTest
             "DATA_DIR": str(data_dir),
             "LOG_LEVEL": "INFO",
             "EVOLINK_CALLBACKS_INSECURE": "true",  # as in BotUnderTest

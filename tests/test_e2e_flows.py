@@ -14,6 +14,7 @@ from storage.models import ChatKey
 from tests.conftest import MakeBot, on_both_engines
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import FakeTelegram
+from tests.faultkit import eventually
 from tests.harness import BotUnderTest
 from tests.mediagen import image_bytes
 
@@ -55,6 +56,9 @@ async def test_local_hosting_with_callbacks(
     # The 30 s poll interval is far away: only the callback can bring the video this fast.
     await bot.video_in(ALICE, timeout=10)
     assert len(evolink.task_queries) > queries_before  # the callback was checked with the API
+    # The fake notes the callback's answer once it has read it, which may come just after the
+    # video: the answer was on its way already (the retries come 0.1 s and more later).
+    await eventually(lambda: bool(evolink.callbacks_sent), timeout=5, what="the callback's answer")
     assert evolink.callbacks_sent and evolink.callbacks_sent[0][1] == 200
 
 

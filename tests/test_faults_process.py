@@ -216,6 +216,9 @@ async def test_updates_fetched_but_not_yet_handled_survive_a_sigkill(
     await process.kill()
     telegram.set_delay("sendMessage", 0)
     await process.start()
-    await asyncio.sleep(3)
-    task = await _task_of(process.data_dir, chat)
+    deadline = time.monotonic() + 3
+    while (task := await _task_of(process.data_dir, chat)) is None and (  # noqa: ASYNC110
+        time.monotonic() < deadline
+    ):
+        await asyncio.sleep(0.1)
     assert task is not None, "the /generate the user sent was silently dropped"

@@ -112,13 +112,20 @@ async def _running_task(store: Store) -> int:
     return task.id
 
 
-async def _lock_waiters(url: str) -> int:
+async def _lock_waiters(url: str, holder: asyncpg.Connection) -> int:
+    """Statements waiting for a lock the `holder` connection holds, or queued behind one that
+    does (other tests running at the same time on the server may have lock waits of their own)."""
     conn = await asyncpg.connect(url)
     try:
         return int(
             await conn.fetchval(
-                "SELECT COUNT(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                "SELECT COUNT(*) FROM pg_stat_activity AS a"
+                " WHERE a.datname = current_database() AND a.wait_event_type = 'Lock'"
+                # Directly, or behind a statement that waits for it (in the row's queue).
+                " AND ($1 = ANY(pg_blocking_pids(a.pid)) OR EXISTS (SELECT 1 FROM"
+                " unnest(pg_blocking_pids(a.pid)) AS b(pid)"
+                " WHERE $1 = ANY(pg_blocking_pids(b.pid))))",
+                holder.get_server_pid(),
             )
         )
     finally:
@@ -146,10 +153,10 @@ async def test_two_conditional_updates_blocked_on_one_row_exactly_one_wins(
             for status in (TaskStatus.COMPLETED, TaskStatus.FAILED)
         ]
         for _ in range(100):  # both statements are inside PostgreSQL, waiting for the row
-            if await _lock_waiters(postgres_url) == 2:
+            if await _lock_waiters(postgres_url, holder) == 2:
                 break
             await asyncio.sleep(0.02)
-        assert await _lock_waiters(postgres_url) == 2
+        assert await _lock_waiters(postgres_url, holder) == 2
         await locked.commit()
         outcomes = await asyncio.gather(*moves)
     finally:

@@ -63,7 +63,9 @@ async def test_one_persons_flood_does_not_delay_another_persons_reply(
 async def process(
     telegram: FakeTelegram, evolink: FakeEvolink, tmp_path: Path
 ) -> AsyncIterator[BotProcess]:
-    bot = BotProcess(telegram, evolink, tmp_path / "data")
+    # A restart takes over the backlog 100 updates at a time, a pass every REPLICA_TIMEOUT / 2
+    # (15 s by default): 2 s makes the passes come every second.
+    bot = BotProcess(telegram, evolink, tmp_path / "data", REPLICA_TIMEOUT_SECONDS="2")
     yield bot
     await bot.kill()
 

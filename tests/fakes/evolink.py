@@ -56,6 +56,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from tests.fakes.server import QuickServer
 from tests.mediagen import write_video
 
 MODEL = "seedance-2.0-fast-reference-to-video"
@@ -243,20 +244,13 @@ class GenerationRequest(BaseModel):
     callback_url: str | None = None
 
 
-class _Server(uvicorn.Server):
-    """uvicorn.Server that never installs signal handlers."""
-
-    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
-        return contextlib.nullcontext()
-
-
 class LoopbackServer:
     """Any ASGI app served by uvicorn on 127.0.0.1:<random port> in the current loop."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.url = ""
-        self._server: _Server | None = None
+        self._server: QuickServer | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> str:
@@ -277,7 +271,7 @@ class LoopbackServer:
             # do: at equal timeouts a pooled connection may close just as it is reused.
             timeout_keep_alive=75,
         )
-        self._server = _Server(config)
+        self._server = QuickServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._task.done():
@@ -294,7 +288,7 @@ class LoopbackServer:
     async def stop(self) -> None:
         """Ask uvicorn to exit and wait for it."""
         if self._server is not None and self._task is not None:
-            self._server.should_exit = True
+            self._server.exit()
             await self._task
             self._server = self._task = None
 
@@ -397,6 +391,12 @@ def _copy_file(src: IO[bytes], dest: Path) -> None:
         shutil.copyfileobj(src, out, MB)
 
 
+# Result videos rendered so far in this process, by (audio, seconds, size): each fake task
+# that completes gets the same video as the earlier ones of its kind, here or in other tests,
+# without encoding it again.
+_RENDERED: dict[tuple[bool, float, tuple[int, int]], bytes] = {}
+
+
 def _render_result(
     path: Path, audio: bool, seconds: float, size: tuple[int, int], pad_to_bytes: int | None
 ) -> None:
@@ -453,7 +453,6 @@ class FakeEvolink:
         # For each new submit, (seconds queued, seconds processing): it then runs on its own.
         self.timeline: Callable[[], tuple[float, float]] | None = None
         self.on_complete: Callable[[FakeTask], None] | None = None
-        self._rendered: dict[tuple[bool, float, tuple[int, int]], Path] = {}
         self.files_accepted_types: set[str] = set(FILES_ACCEPTED_TYPES)
         self.limits: dict[str, int] = {"image": 30 * MB, "video": 50 * MB, "audio": 15 * MB}
         self._faults: list[_Fault] = []
@@ -542,13 +541,13 @@ class FakeEvolink:
         task = self.tasks[task_id]
         path = self._dir("results") / f"{task_id}.mp4"
         with_audio = task.generate_audio if audio is None else audio
-        template = self._rendered.get((with_audio, seconds, size))
-        if template is not None and pad_to_bytes is None:
-            await asyncio.to_thread(shutil.copyfile, template, path)  # the same video again
+        rendered = _RENDERED.get((with_audio, seconds, size))
+        if rendered is not None and pad_to_bytes is None:
+            await asyncio.to_thread(path.write_bytes, rendered)  # the same video again
         else:
             await asyncio.to_thread(_render_result, path, with_audio, seconds, size, pad_to_bytes)
             if pad_to_bytes is None:
-                self._rendered[(with_audio, seconds, size)] = path
+                _RENDERED[(with_audio, seconds, size)] = await asyncio.to_thread(path.read_bytes)
         task.status, task.progress, task.error = "completed", 100, None
         task.result_path, task.expired = path, False
         task.results = [f"{self.base_url}/results/{task_id}.mp4"]

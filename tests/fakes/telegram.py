@@ -48,6 +48,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.server import QuickServer
+
 log = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
@@ -177,13 +179,6 @@ Files = dict[str, UploadedFile]
 Handler = Callable[["FakeTelegram", Params, Files], Awaitable[Any]]
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signal handling alone."""
-
-    def capture_signals(self) -> contextlib.nullcontext[None]:  # type: ignore[override]
-        return contextlib.nullcontext()
-
-
 def _media(kind: str) -> Handler:
     """The handler of sendPhoto, sendVideo, ...: ``kind`` is the file parameter's name."""
 
@@ -245,7 +240,7 @@ class FakeTelegram:
         self._poll_generation = 0
         self._closing = False
         self._tmp: Path | None = None
-        self._server: _Server | None = None
+        self._server: QuickServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None
         self.webhook_deliveries: list[WebhookDelivery] = []
@@ -272,7 +267,7 @@ class FakeTelegram:
         # Like Telegram, keep idle connections open longer than clients' pools do (httpx: 5 s):
         # at equal timeouts a pooled connection may be closed just as it is reused (ReadError).
         config.timeout_keep_alive = KEEP_ALIVE_SECONDS
-        self._server = _Server(config)
+        self._server = QuickServer(config)
         # proto=IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections (else ~40 ms
         # of Nagle + delayed ACK per request).
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -297,7 +292,7 @@ class FakeTelegram:
                 await self._webhook_task
             self._webhook_task = None
         if self._server is not None and self._task is not None:
-            self._server.should_exit = True
+            self._server.exit()
             await self._task
         if self._sock is not None:
             self._sock.close()
