@@ -374,6 +374,14 @@ class DraftStore:
             == 1
         )
 
+    async def ready_of_kind(self, draft_id: int, kind: str) -> dict[int, float | None]:
+        """The draft's checked files of one kind: their lengths (None: an image), by id."""
+        rows = await self.db.fetchall(
+            "SELECT id, duration FROM refs WHERE draft_id = ? AND kind = ? AND status = 'ready'",
+            (draft_id, kind),
+        )
+        return {int(row[0]): None if row[1] is None else float(row[1]) for row in rows}
+
     async def pending_count(self, draft_id: int) -> int:
         """How many of the draft's files are still being checked, on any replica."""
         row = await self.db.fetchone(

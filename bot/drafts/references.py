@@ -239,20 +239,18 @@ class ReferenceProcessor:
         decision is then the one a file-by-file check would make.
         """
         while True:
-            others = [
-                r
-                for r in await self._drafts.references(ref.draft_id)
-                if r.id != ref.id and r.status is RefStatus.READY and r.kind == kind
-            ]
-            done = {r.id for r in others}  # converted, but not yet out of the list below
+            # Only what the decision needs (not every file's whole row: an album asks 15 times).
+            others = await self._drafts.ready_of_kind(ref.draft_id, kind)
+            others.pop(ref.id, None)
             converting = [
                 seconds
                 for other, (other_kind, seconds) in self._converting.get(ref.draft_id, {}).items()
-                if other != ref.id and other_kind == kind and other not in done
+                # those converted are in `others` already, if not yet out of this list
+                if other != ref.id and other_kind == kind and other not in others
             ]
             if len(others) >= MAX_COUNT[kind]:
                 raise MediaRejected("too_many", kind=kind, limit=MAX_COUNT[kind])
-            left = SECONDS_BUDGET.get(kind, 0.0) - sum(r.duration or 0.0 for r in others)
+            left = SECONDS_BUDGET.get(kind, 0.0) - sum(d or 0.0 for d in others.values())
             if kind in SECONDS_BUDGET and left < MIN_SECONDS[kind]:
                 raise MediaRejected("no_budget", kind=kind, total=SECONDS_BUDGET[kind])
             full = len(others) + len(converting) >= MAX_COUNT[kind]
