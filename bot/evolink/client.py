@@ -42,16 +42,9 @@ class Http(Protocol):
     """What the client sends its requests through: an httpx.AsyncClient, or for the task queries
     `bot.evolink.lanes.DirectHttp`."""
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        json: Any = None,
-        headers: dict[str, str] | None = None,
-        files: dict[str, Any] | None = None,
-    ) -> httpx.Response:
-        """Send one request; its answer, read whole."""
+    async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> httpx.Response:
+        """Send one request (httpx.AsyncClient.request's keywords json, headers, files); its
+        answer, read whole."""
         ...
 
 
