@@ -12,14 +12,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
 
 from bot.telegram.inbox import DurableUpdateQueue
-from bot.web.http_limits import TooLarge, read_limited
+from bot.web.http_limits import read_body
 from bot.web.untrusted_json import parse_object
 
 log = logging.getLogger(__name__)
@@ -47,12 +47,9 @@ def webhook_route(
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, expected):
             return PlainTextResponse("Forbidden", status_code=403)
-        try:
-            body = await read_limited(request, max_bytes)
-        except TooLarge:
-            return PlainTextResponse("Payload Too Large", status_code=413)
-        except ClientDisconnect:
-            return PlainTextResponse("Bad Request", status_code=400)
+        body = await read_body(request, max_bytes)
+        if isinstance(body, Response):
+            return body
         data = parse_object(body)
         if data is None:
             return PlainTextResponse("Bad Request: malformed JSON", status_code=400)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
 
 # More digits than any real body has; also keeps int() far from its 4,300-digit guard.
 _MAX_LENGTH_DIGITS = 18
@@ -36,3 +37,14 @@ async def read_limited(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise TooLarge
     return bytes(body)
+
+
+async def read_body(request: Request, limit: int) -> bytes | Response:
+    """The body (see `read_limited`), or the answer to give instead: 413 past `limit`, 400 when
+    the client went away before it was all sent."""
+    try:
+        return await read_limited(request, limit)
+    except TooLarge:
+        return PlainTextResponse("Payload Too Large", status_code=413)
+    except ClientDisconnect:
+        return PlainTextResponse("Bad Request", status_code=400)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -16,7 +16,7 @@ from bot.hosting import LocalHost
 from bot.runtime.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.runtime.metrics import Metrics
 from bot.web.health import Health
-from bot.web.http_limits import TooLarge, read_limited
+from bot.web.http_limits import read_body
 from bot.web.untrusted_json import parse_object
 from storage import Store
 from storage.models import Task
@@ -99,12 +99,9 @@ def create_web_app(
         task = await store.tasks.by_callback_secret(request.path_params["secret"])
         if task is None:
             return NOT_FOUND
-        try:
-            body = await read_limited(request, MAX_CALLBACK_BYTES)
-        except TooLarge:
-            return PlainTextResponse("Payload Too Large", status_code=413)
-        except ClientDisconnect:
-            return PlainTextResponse("Bad Request", status_code=400)
+        body = await read_body(request, MAX_CALLBACK_BYTES)
+        if isinstance(body, Response):
+            return body
         claim = _task_id(body) if task.upstream_id is None else None
         await on_callback(task, claim)
         return JSONResponse({"ok": True})
