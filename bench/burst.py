@@ -29,7 +29,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import ChildBot, Result, TimedEvolink, load, machine, percentile, table
+from bench._common import ChildBot, Result, TimedEvolink, percentile, print_run, table
 from tests.fakes.telegram import FakeTelegram
 from tests.mediagen import flat_png, write_video
 
@@ -305,10 +305,7 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=defaults.time_limit)
     args = parser.parse_args()
     cfg = Config(clip_users=args.clip_users, png_users=args.png_users, time_limit=args.time_limit)
-    started = time.perf_counter()
-    result = asyncio.run(run(cfg))
-    print(result.text)
-    print(f"\n{machine()}; {load()} at the end; total {time.perf_counter() - started:.0f} s")
+    result = print_run(run(cfg))
     if result.figures["outcomes"] < cfg.clip_users + cfg.png_users:
         raise SystemExit("some users got no outcome within the time limit")
 

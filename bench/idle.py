@@ -48,10 +48,10 @@ from bench._common import (
     CompletionModel,
     Result,
     TimedEvolink,
+    bench_task,
     cpu_seconds,
-    load,
-    machine,
     memory_mb,
+    print_run,
     seed_processing_tasks,
     table,
     tree_cpu_seconds,
@@ -207,16 +207,8 @@ class Flow:
             rate_progress=None if baseline is None else baseline[1],
             owner=None,  # in no replica's hands: the bot polls it when it is due
         )
-        self.evolink.tasks[upstream] = FakeTask(
-            task_id=upstream,
-            created=int(now - age),
-            duration=5,
-            quality="720p",
-            aspect_ratio="16:9",
-            generate_audio=True,
-            content_filter=True,
-            credits_reserved=6.0,
-            estimated_time=int(self.model.estimate),
+        self.evolink.tasks[upstream] = bench_task(
+            upstream, created=int(now - age), estimated_time=int(self.model.estimate)
         )
         self.evolink.follow_timeline(
             upstream, queued=queued, processing=processing, started_ago=age
@@ -428,10 +420,7 @@ def main() -> None:
         warmup=args.warmup,
         baseline_window=args.baseline_window,
     )
-    started = time.perf_counter()
-    result = asyncio.run(run(cfg))
-    print(result.text)
-    print(f"\n{machine()}; {load()} at the end; total {time.perf_counter() - started:.0f} s")
+    print_run(run(cfg))
 
 
 if __name__ == "__main__":

@@ -54,10 +54,10 @@ from bench._common import (
     CompletionModel,
     Result,
     TimedEvolink,
-    load,
-    machine,
+    bench_task,
     ms,
     percentile,
+    print_run,
     seed_processing_tasks,
     table,
     wait_until,
@@ -69,7 +69,6 @@ from bot.media.pool import MediaPool
 from bot.media.probe import probe
 from bot.media.video import normalise_video
 from bot.telegram.texts import t
-from tests.fakes.evolink import FakeTask
 from tests.fakes.telegram import Call, FakeTelegram
 from tests.mediagen import image_bytes, write_audio, write_video
 
@@ -388,17 +387,7 @@ def _register(evolink: TimedEvolink, chat: int, estimate: int) -> str:
     """A task the fake Evolink knows, submitted now (for the peer: not in the bot's database)."""
     created = int(time.time())
     upstream = f"task-unified-{created}-{secrets.token_hex(4)}"
-    evolink.tasks[upstream] = FakeTask(
-        task_id=upstream,
-        created=created,
-        duration=5,
-        quality="720p",
-        aspect_ratio="16:9",
-        generate_audio=True,
-        content_filter=True,
-        credits_reserved=6.0,
-        estimated_time=estimate,
-    )
+    evolink.tasks[upstream] = bench_task(upstream, created=created, estimated_time=estimate)
     return upstream
 
 
@@ -638,10 +627,7 @@ def main() -> None:
         callback_tasks=args.callback_tasks,
         completion_tasks=args.completion_tasks,
     )
-    started = time.perf_counter()
-    result = asyncio.run(run(cfg))
-    print(result.text)
-    print(f"\n{machine()}; {load()} at the end; total {time.perf_counter() - started:.0f} s")
+    print_run(run(cfg))
 
 
 if __name__ == "__main__":

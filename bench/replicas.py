@@ -38,10 +38,9 @@ import asyncpg
 from bench._common import (
     ROOT,
     Result,
-    load,
-    machine,
     ms,
     percentile,
+    print_run,
     table,
     tree_cpu_seconds,
 )
@@ -259,10 +258,7 @@ def main() -> None:
         replica_counts=tuple(args.replicas),
         postgres=args.postgres,
     )
-    started = time.perf_counter()
-    result = asyncio.run(run(cfg))
-    print(result.text)
-    print(f"\n{machine()}; {load()} at the end; total {time.perf_counter() - started:.0f} s")
+    print_run(run(cfg))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import ChildBot, Result, TimedEvolink, cpu_seconds, load, machine, table
+from bench._common import ChildBot, Result, TimedEvolink, cpu_seconds, print_run, table
 from tests.fakes.telegram import FakeTelegram
 
 BOTS = {"bot": "bench._bot_child", "echo": "bench._echo_bot"}
@@ -215,10 +215,7 @@ def main() -> None:
         modes=tuple(args.modes),
         repeats=args.repeats,
     )
-    started = time.perf_counter()
-    result = asyncio.run(run(cfg))
-    print(result.text)
-    print(f"\n{machine()}; {load()} at the end; total {time.perf_counter() - started:.0f} s")
+    print_run(run(cfg))
 
 
 if __name__ == "__main__":
