@@ -20,7 +20,7 @@ from bot.account.history import HistoryService
 from bot.drafts.references import ReferenceProcessor
 from bot.drafts.service import DraftService
 from bot.evolink import EvolinkClient, Http
-from bot.evolink.lanes import DirectHttp, QueryLanes
+from bot.evolink.lanes import AiohttpLane, QueryLanes
 from bot.evolink.upstream import Upstream
 from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
 from bot.hosting.signing import UrlSigner, load_or_create_key
@@ -54,8 +54,6 @@ from storage.models import Options
 log = logging.getLogger(__name__)
 
 
-LANE_LIMITS = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-
 COMMAND_NAMES = ("generate", "settings", "status", "history", "balance", "cancel", "help")
 
 
@@ -80,9 +78,7 @@ def build_services(
     upstream = Upstream(evolink, base_url=str(settings.evolink_base_url))
     # Task queries go through lanes of one connection each (see bot.evolink.lanes).
     query_http = [
-        DirectHttp.to(
-            str(settings.evolink_base_url), timeout=timeout, limits=LANE_LIMITS, verify=tls
-        )
+        AiohttpLane.to(str(settings.evolink_base_url), timeout=timeout, tls=tls)
         for _ in range(QUERY_CONCURRENCY)
     ]
     queries = QueryLanes([upstream_client(lane) for lane in query_http])

@@ -16,7 +16,7 @@ from bot.account.defaults_menu import SettingsMenu
 from bot.account.history import HistoryService
 from bot.drafts.service import DraftService
 from bot.evolink import EvolinkClient
-from bot.evolink.lanes import DirectHttp
+from bot.evolink.lanes import AiohttpLane
 from bot.evolink.upstream import Upstream
 from bot.hosting import LocalHost, MediaHost
 from bot.media.jobs import MediaJobs
@@ -40,7 +40,7 @@ class Services:
     settings: Settings
     store: Store
     http: httpx.AsyncClient
-    query_http: list[DirectHttp]
+    query_http: list[AiohttpLane]
     evolink: EvolinkClient
     local_host: LocalHost | None
     messenger: Messenger

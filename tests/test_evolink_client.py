@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import socket
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -20,9 +23,11 @@ from bot.evolink import (
     Unreachable,
 )
 from bot.evolink import errors as api
-from bot.evolink.lanes import DirectHttp, environment_proxy
+from bot.evolink.lanes import AiohttpLane, environment_proxy
+from tests.fakes.handler_server import Handler, HandlerServer
 
-BOTH_WAYS = pytest.mark.parametrize("through", ["client", "direct"])
+MakeClient = Callable[..., EvolinkClient]
+GZIP_JSON = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
 
 TASK = {
     "created": 1761313744,
@@ -37,27 +42,45 @@ TASK = {
 }
 
 
-def _client(handler, sleeps: list[float] | None = None, through: str = "client") -> EvolinkClient:  # type: ignore[no-untyped-def]
-    """A client on a fake transport: through an httpx.AsyncClient, or `direct` as the task
-    queries go (bot.evolink.lanes.DirectHttp)."""
+def _client(handler: Handler, sleeps: list[float] | None = None) -> EvolinkClient:
+    """A client through an httpx.AsyncClient on a fake transport."""
+    transport = httpx.MockTransport(handler)
+    return _evolink(httpx.AsyncClient(transport=transport), "https://api.test", sleeps)
 
+
+def _evolink(http: Http, base_url: str, sleeps: list[float] | None) -> EvolinkClient:
     async def sleep(seconds: float) -> None:
         (sleeps if sleeps is not None else []).append(seconds)
 
-    transport = httpx.MockTransport(handler)
-    http: Http = (
-        DirectHttp(transport, timeout=httpx.Timeout(7.0))
-        if through == "direct"
-        else httpx.AsyncClient(transport=transport)
-    )
     return EvolinkClient(
         http,
         api_key="sk-test",
-        base_url="https://api.test",
+        base_url=base_url,
         files_base_url="https://files.test",
         retry=RetryPolicy(attempts=3, base=0.5),
         sleep=sleep,
     )
+
+
+@pytest.fixture(params=["client", "aiohttp"])
+async def query_client(request: pytest.FixtureRequest) -> AsyncIterator[MakeClient]:
+    """Makes a client for a handler, either way task queries go: through an httpx.AsyncClient,
+    or over a loopback socket through an AiohttpLane (bot.evolink.lanes)."""
+    servers: list[HandlerServer] = []
+    lanes: list[AiohttpLane] = []
+
+    def make(handler: Handler, sleeps: list[float] | None = None) -> EvolinkClient:
+        if request.param == "client":
+            return _client(handler, sleeps)
+        servers.append(HandlerServer(handler))
+        lanes.append(AiohttpLane(timeout=httpx.Timeout(7.0)))
+        return _evolink(lanes[-1], servers[-1].url, sleeps)
+
+    yield make
+    for lane in lanes:
+        await lane.aclose()
+    for server in servers:
+        await server.aclose()
 
 
 def _request() -> GenerationRequest:
@@ -115,13 +138,14 @@ async def test_client_errors_are_typed_refusals_and_not_retried(
     assert outcome.error.status == status
 
 
-@BOTH_WAYS
-async def test_integer_error_codes_of_older_versions_are_accepted(through: str) -> None:
+async def test_integer_error_codes_of_older_versions_are_accepted(
+    query_client: MakeClient,
+) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(400, json={"error": {"code": 40001, "message": "bad"}})
 
     with pytest.raises(api.BadRequest) as info:
-        await _client(handler, through=through).get_task("t")
+        await query_client(handler).get_task("t")
     assert info.value.code == "40001"
 
 
@@ -174,7 +198,7 @@ async def test_a_server_error_to_the_submit_is_unknown_and_never_resent(status: 
         httpx.Response(200, content=b"<html>oops</html>"),
         httpx.Response(200, json={"status": "pending"}),  # no task id
         httpx.Response(
-            200, content=b"\x1f\x8b\x08\x00 not gzip", headers={"Content-Encoding": "gzip"}
+            200, stream=httpx.ByteStream(b"\x1f\x8b\x08\x00 not gzip"), headers=GZIP_JSON
         ),
         httpx.Response(302, headers={"Location": "https://elsewhere/"}),
         httpx.Response(400, text="<html>Bad Gateway Request</html>"),  # a proxy's page
@@ -213,8 +237,7 @@ async def test_a_connection_lost_after_sending_is_unknown_and_never_resent(
     assert calls == 1
 
 
-@BOTH_WAYS
-async def test_5xx_is_retried_with_bounded_backoff_then_raised(through: str) -> None:
+async def test_5xx_is_retried_with_bounded_backoff_then_raised(query_client: MakeClient) -> None:
     calls = 0
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -224,7 +247,7 @@ async def test_5xx_is_retried_with_bounded_backoff_then_raised(through: str) -> 
 
     sleeps: list[float] = []
     with pytest.raises(api.ServerError):
-        await _client(handler, sleeps, through=through).get_task("t")
+        await query_client(handler, sleeps).get_task("t")
     assert calls == 3
     assert len(sleeps) == 2 and all(0 < s <= 30 for s in sleeps)
 
@@ -252,17 +275,15 @@ async def test_a_service_that_cannot_be_reached_at_all_is_a_refusal() -> None:
     assert outcome.error.maybe_sent is False
 
 
-@BOTH_WAYS
-async def test_a_task_query_with_a_corrupt_body_is_a_typed_error(through: str) -> None:
+async def test_a_task_query_with_a_corrupt_body_is_a_typed_error(query_client: MakeClient) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=b"\x1f\x8bnope", headers={"Content-Encoding": "gzip"})
+        return httpx.Response(200, stream=httpx.ByteStream(b"\x1f\x8bnope"), headers=GZIP_JSON)
 
     with pytest.raises(Unreachable):
-        await _client(handler, through=through).get_task("t1")
+        await query_client(handler).get_task("t1")
 
 
-@BOTH_WAYS
-async def test_task_query_tolerates_extra_and_missing_fields(through: str) -> None:
+async def test_task_query_tolerates_extra_and_missing_fields(query_client: MakeClient) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(
             200,
@@ -275,19 +296,18 @@ async def test_task_query_tolerates_extra_and_missing_fields(through: str) -> No
             },
         )
 
-    task = await _client(handler, through=through).get_task("t1")
+    task = await query_client(handler).get_task("t1")
     assert task.result_url == "https://cdn/x.mp4"
     assert task.progress == 100
     assert task.usage.credits_reserved is None
 
 
-@BOTH_WAYS
-async def test_malformed_json_is_a_typed_error(through: str) -> None:
+async def test_malformed_json_is_a_typed_error(query_client: MakeClient) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=b"<html>oops</html>")
 
     with pytest.raises(api.MalformedResponse):
-        await _client(handler, through=through).get_task("t1")
+        await query_client(handler).get_task("t1")
 
 
 async def test_credits() -> None:
@@ -376,31 +396,115 @@ def test_requests_the_api_would_reject_cannot_be_built(changes: dict[str, object
         GenerationRequest.model_validate(data)
 
 
-async def test_a_direct_task_query_sends_the_key_the_encodings_it_reads_and_its_timeout() -> None:
+async def _lane_client(
+    handler: Handler, *, read_timeout: float = 7.0
+) -> tuple[EvolinkClient, HandlerServer, AiohttpLane]:
+    server = HandlerServer(handler)
+    lane = AiohttpLane(timeout=httpx.Timeout(read_timeout, connect=2.0))
+    return _evolink(lane, server.url, []), server, lane
+
+
+async def test_a_lane_sends_the_key_and_the_encodings_it_reads_and_keeps_its_connection() -> None:
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
+        return httpx.Response(
+            200, content=gzip.compress(json.dumps(TASK).encode()), headers=GZIP_JSON
+        )
+
+    client, server, lane = await _lane_client(handler)
+    try:
+        first, second = await client.get_task("task-1"), await client.get_task("task-2")
+    finally:
+        await lane.aclose()
+        await server.aclose()
+    assert first.id == second.id == TASK["id"]  # the gzip body decoded
+    assert [(r.method, r.url.path) for r in seen] == [
+        ("GET", "/v1/tasks/task-1"),
+        ("GET", "/v1/tasks/task-2"),
+    ]
+    assert seen[0].headers["Authorization"] == "Bearer sk-test"
+    assert seen[0].headers["Accept-Encoding"] == "gzip, deflate"
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "sent"),
+    [
+        # The connection drops once the request has arrived: aiohttp sends a query again at once
+        # when its connection drops (RFC 9112 allows it for a GET), before the policy's tries.
+        (None, 2 * 3),
+        # It claims more body than it sends, then the server closes the connection.
+        (
+            httpx.Response(
+                200,
+                headers={"Content-Length": "900", "Connection": "close"},
+                stream=httpx.ByteStream(b"{"),
+            ),
+            3,
+        ),
+    ],
+    ids=["dropped", "truncated"],
+)
+async def test_a_lane_whose_answer_is_lost_says_the_query_may_have_been_sent(
+    answer: httpx.Response | None, sent: int
+) -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if answer is None:
+            raise ConnectionResetError
+        return answer
+
+    client, server, lane = await _lane_client(handler)
+    try:
+        with pytest.raises(Unreachable) as info:
+            await client.get_task("t1")
+    finally:
+        await lane.aclose()
+        await server.aclose()
+    assert info.value.maybe_sent is True
+    assert calls == sent  # a query is safe to repeat: tried as often as the policy allows
+
+
+async def test_a_lane_that_waits_past_its_read_timeout_gives_up() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=TASK)
 
-    task = await _client(handler, through="direct").get_task("task-1")
-    assert task.id == TASK["id"]
-    (request,) = seen
-    assert request.method == "GET" and str(request.url) == "https://api.test/v1/tasks/task-1"
-    assert request.headers["Authorization"] == "Bearer sk-test"
-    assert request.headers["Accept-Encoding"] == "gzip, deflate"
-    assert request.extensions["timeout"]["read"] == 7.0
+    client, server, lane = await _lane_client(handler, read_timeout=0.2)
+    server.delay = 5.0
+    try:
+        with pytest.raises(Unreachable) as info:
+            await client.get_task("t1")
+    finally:
+        await lane.aclose()
+        await server.aclose()
+    assert info.value.maybe_sent is True and "ReadTimeout" in info.value.message
 
 
-async def test_direct_requests_carry_no_body() -> None:
-    direct = DirectHttp(
-        httpx.MockTransport(lambda r: httpx.Response(200)), timeout=httpx.Timeout(1)
-    )
+async def test_a_lane_to_a_closed_port_knows_nothing_was_sent() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # bound, never listening: connections are refused
+        lane = AiohttpLane(timeout=httpx.Timeout(2.0))
+        try:
+            with pytest.raises(Unreachable) as info:
+                await _evolink(lane, f"http://127.0.0.1:{port}", []).get_task("t1")
+        finally:
+            await lane.aclose()
+    assert info.value.maybe_sent is False and "ConnectError" in info.value.message
+
+
+async def test_a_lane_sends_no_body() -> None:
+    lane = AiohttpLane(timeout=httpx.Timeout(1))
     with pytest.raises(ValueError, match="without a body"):
-        await direct.request("POST", "https://api.test/v1/x", json={"a": 1})
+        await lane.request("POST", "https://api.test/v1/x", json={"a": 1})
 
 
-def test_direct_requests_go_through_the_proxy_the_environment_names(
+def test_lanes_go_through_the_proxy_the_environment_names(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):

@@ -40,7 +40,7 @@ M = TypeVar("M", bound=BaseModel)
 
 class Http(Protocol):
     """What the client sends its requests through: an httpx.AsyncClient, or for the task queries
-    `bot.evolink.lanes.DirectHttp`."""
+    `bot.evolink.lanes.AiohttpLane`."""
 
     async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> httpx.Response:
         """Send one request (httpx.AsyncClient.request's keywords json, headers, files); its
@@ -111,7 +111,7 @@ class EvolinkClient:
             else:
                 if not response.is_success:
                     self._count(_error(response))
-                outcome = _submit_outcome(response)
+                outcome = _submit_outcome(response, url)
                 if not isinstance(outcome, Refused) or not outcome.error.retryable:
                     return outcome
                 error, retry_after = outcome.error, _retry_after(response)
@@ -186,7 +186,7 @@ class EvolinkClient:
             try:
                 response = await self._send(method, url, json, headers, files_factory)
                 if response.is_success:
-                    return _parse(model, response)
+                    return _parse(model, response, url)
                 retry_after = _retry_after(response)
                 error = _error(response)
                 self._count(error)
@@ -242,12 +242,12 @@ class EvolinkClient:
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-def _submit_outcome(response: httpx.Response) -> SubmitOutcome:
+def _submit_outcome(response: httpx.Response, url: str) -> SubmitOutcome:
     """What an answer to the generation POST proves about the task."""
     status = response.status_code
     if response.is_success:
         try:
-            return Accepted(_parse(VideoTask, response))
+            return Accepted(_parse(VideoTask, response, url))
         except MalformedResponse as exc:
             return Unknown(f"HTTP {status} with an unreadable body ({exc.message})")
     # A gateway may refuse an oversized body or a request rate before the API sees it.
@@ -268,13 +268,14 @@ def _has_error_body(response: httpx.Response) -> bool:
     return isinstance(payload, dict) and isinstance(payload.get("error"), dict)
 
 
-def _parse(model: type[M], response: httpx.Response) -> M:
+def _parse(model: type[M], response: httpx.Response, url: str) -> M:
+    # The URL asked, not response.url: an answer from a lane carries no request (see lanes).
     try:
         return model.model_validate_json(response.content)
     except ValidationError as exc:
         raise MalformedResponse(
             "malformed_response",
-            f"unexpected answer from {response.url.path}: {exc.error_count()} problems",
+            f"unexpected answer from {httpx.URL(url).path}: {exc.error_count()} problems",
         ) from None
 
 
