@@ -195,3 +195,6 @@ async def _stop_bot(application: BotApplication) -> None:
     if application.post_shutdown is not None:
         await application.post_shutdown(application)
     await application.shutdown()
+    # python-telegram-bot shuts down only a bot whose start-up got past getMe: a bot stopped
+    # before (a rejected token) would leave its connections open.
+    await application.bot.request.shutdown()

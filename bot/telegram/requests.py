@@ -11,6 +11,7 @@ import httpx
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.runtime.lanes import Lanes
+from bot.telegram.aiohttp_request import AiohttpRequest
 
 # Requests on the wire at once. A video in flight holds one for seconds (see bot.tasks.delivery).
 IN_FLIGHT = 8
@@ -26,11 +27,8 @@ class BoundedRequest(BaseRequest):
         tls = httpx.create_ssl_context()  # loaded once, not once per lane
         self._lanes = Lanes(
             [
-                HTTPXRequest(
-                    connection_pool_size=1,
-                    read_timeout=READ_TIMEOUT,
-                    media_write_timeout=MEDIA_WRITE_TIMEOUT,
-                    httpx_kwargs={"verify": tls},
+                AiohttpRequest(
+                    read_timeout=READ_TIMEOUT, media_write_timeout=MEDIA_WRITE_TIMEOUT, tls=tls
                 )
                 for _ in range(in_flight)
             ]
