@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any
 
+import aiohttp
 import httpx
 from pydantic import SecretStr
 from telegram import BotCommand, Update
@@ -28,6 +29,7 @@ from bot.media.jobs import MediaJobs
 from bot.media.pool import MediaPool
 from bot.runtime.background import Background
 from bot.runtime.heap import give_back_free_memory
+from bot.runtime.http_session import LazySession
 from bot.runtime.janitor import Janitor
 from bot.runtime.metrics import CountingRateLimiter, Metrics
 from bot.runtime.replicas import Replica
@@ -110,9 +112,14 @@ def build_services(
         progress_budget=EditBudget(per_minute=settings.group_progress_edits_per_minute),
     )
     background = Background()
+    # Users' files come through aiohttp (see bot.runtime.http_session): a quarter of httpx's CPU.
+    downloads = LazySession(
+        tls=tls,
+        timeout=aiohttp.ClientTimeout(sock_connect=10.0, sock_read=settings.http_timeout_seconds),
+    )
     files = TelegramFiles(
         bot,
-        http,
+        downloads,
         local_mode=settings.telegram_local_mode,
         max_bytes=settings.telegram_local_max_file_mb * 2**20
         if settings.telegram_local_mode
@@ -229,6 +236,7 @@ def build_services(
         store=store,
         http=http,
         query_http=query_http,
+        downloads=downloads,
         evolink=evolink,
         local_host=local_host,
         messenger=messenger,

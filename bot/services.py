@@ -21,6 +21,7 @@ from bot.evolink.upstream import Upstream
 from bot.hosting import LocalHost, MediaHost
 from bot.media.jobs import MediaJobs
 from bot.runtime.background import Background
+from bot.runtime.http_session import LazySession
 from bot.runtime.janitor import Janitor
 from bot.runtime.metrics import Metrics
 from bot.runtime.replicas import Replica
@@ -41,6 +42,7 @@ class Services:
     store: Store
     http: httpx.AsyncClient
     query_http: list[AiohttpLane]
+    downloads: LazySession
     evolink: EvolinkClient
     local_host: LocalHost | None
     messenger: Messenger
@@ -86,6 +88,7 @@ class Services:
         await self.http.aclose()
         for lane in self.query_http:
             await lane.aclose()
+        await self.downloads.aclose()
         await self.store.close()
 
 

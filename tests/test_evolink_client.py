@@ -23,7 +23,8 @@ from bot.evolink import (
     Unreachable,
 )
 from bot.evolink import errors as api
-from bot.evolink.lanes import AiohttpLane, environment_proxy
+from bot.evolink.lanes import AiohttpLane
+from bot.runtime.http_session import environment_proxy
 from tests.fakes.handler_server import Handler, HandlerServer
 
 MakeClient = Callable[..., EvolinkClient]

@@ -1,14 +1,15 @@
-"""Downloads from a self-hosted Bot API server stop at TELEGRAM_LOCAL_MAX_FILE_MB, whatever
-Telegram said about the file's size; the refusal carries the limit."""
+"""Downloads stop at their cap (TELEGRAM_LOCAL_MAX_FILE_MB from a self-hosted Bot API server,
+20 MB from the cloud), whatever Telegram said about the file's size; the refusal carries the
+limit."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 from telegram import Bot
 
+from bot.runtime.http_session import LazySession
 from bot.telegram.files import DownloadError, TelegramFiles
 from tests.fakes.telegram import FakeTelegram
 
@@ -22,7 +23,6 @@ async def test_a_local_file_over_the_cap_is_refused_by_name_of_the_limit(
     async with (
         FakeTelegram() as fake,
         Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url) as bot,
-        httpx.AsyncClient() as http,
     ):
         fake.local_mode = True
         message = fake.send_document(1, 1, b"\0" * (3 * MB), file_name="big.bin")
@@ -37,7 +37,7 @@ async def test_a_local_file_over_the_cap_is_refused_by_name_of_the_limit(
                 return found
 
             monkeypatch.setattr(Bot, "get_file", without_size)
-        files = TelegramFiles(bot, http, local_mode=True, max_bytes=2 * MB)
+        files = TelegramFiles(bot, LazySession(), local_mode=True, max_bytes=2 * MB)
         with pytest.raises(DownloadError) as refused:
             await files.download(file_id, tmp_path / "out")
     assert refused.value.code == "too_big_to_download"
@@ -50,12 +50,11 @@ async def test_under_the_cap_a_local_file_is_copied_whole(tmp_path: Path) -> Non
     async with (
         FakeTelegram() as fake,
         Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url) as bot,
-        httpx.AsyncClient() as http,
     ):
         fake.local_mode = True
         data = bytes(range(256)) * 4096  # 1 MB
         message = fake.send_document(1, 1, data, file_name="ok.bin")
-        files = TelegramFiles(bot, http, local_mode=True, max_bytes=2 * MB)
+        files = TelegramFiles(bot, LazySession(), local_mode=True, max_bytes=2 * MB)
         size = await files.download(message["document"]["file_id"], tmp_path / "out")
     assert size == len(data) and (tmp_path / "out").read_bytes() == data
 
@@ -63,3 +62,33 @@ async def test_under_the_cap_a_local_file_is_copied_whole(tmp_path: Path) -> Non
 def test_the_cloud_limit_keeps_its_own_wording() -> None:
     files = TelegramFiles(None, None, local_mode=False, max_bytes=20 * MB)  # type: ignore[arg-type]
     assert files.size_refusal(21 * MB) == ("too_big_for_telegram", {"size": 21 * MB})
+
+
+async def test_a_cloud_file_is_streamed_whole_and_stopped_at_the_cap_whatever_its_size_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    downloads = LazySession()
+    async with (
+        FakeTelegram() as fake,
+        Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url) as bot,
+    ):
+        data = bytes(range(256)) * 4096  # 1 MB
+        small = fake.send_document(1, 1, data, file_name="ok.bin")["document"]["file_id"]
+        big = fake.send_document(1, 1, b"\0" * (3 * MB), file_name="big.bin")["document"]
+        files = TelegramFiles(bot, downloads, local_mode=False, max_bytes=2 * MB)
+        size = await files.download(small, tmp_path / "small")
+        original = Bot.get_file
+
+        async def without_size(self: Bot, *args: object, **kwargs: object) -> object:
+            found = await original(self, *args, **kwargs)  # type: ignore[arg-type]
+            found._unfreeze()
+            found.file_size = None
+            return found
+
+        monkeypatch.setattr(Bot, "get_file", without_size)
+        with pytest.raises(DownloadError) as refused:
+            await files.download(big["file_id"], tmp_path / "big")
+    await downloads.aclose()
+    assert size == len(data) and (tmp_path / "small").read_bytes() == data
+    assert refused.value.code == "too_big_for_telegram"
+    assert (tmp_path / "big").stat().st_size <= 2 * MB + 256 * 1024  # stopped, not fetched whole

@@ -7,7 +7,6 @@ have been, so EvolinkClient's error mapping and retries are the same code for ev
 from __future__ import annotations
 
 import ssl
-import urllib.request
 from typing import Any, Protocol
 
 import aiohttp
@@ -15,6 +14,7 @@ import httpx
 
 from bot.evolink.client import EvolinkClient
 from bot.evolink.models import VideoTask
+from bot.runtime.http_session import LazySession, environment_proxy
 from bot.runtime.lanes import Lanes
 
 # What httpx.AsyncClient asks for: only the encodings httpx decodes (it decodes them here too).
@@ -52,11 +52,13 @@ class AiohttpLane:
         tls: ssl.SSLContext | bool = True,
         proxy: str | None = None,
     ) -> None:
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=timeout.connect, sock_read=timeout.read
+        self._session = LazySession(
+            tls=tls,
+            limit=1,
+            timeout=aiohttp.ClientTimeout(sock_connect=timeout.connect, sock_read=timeout.read),
+            decompress=False,
         )
-        self._tls, self._proxy = tls, proxy
-        self._session: aiohttp.ClientSession | None = None  # made in the running loop
+        self._proxy = proxy
 
     @classmethod
     def to(cls, url: str, *, timeout: httpx.Timeout, tls: ssl.SSLContext) -> AiohttpLane:
@@ -76,7 +78,7 @@ class AiohttpLane:
         if json is not None or files is not None:
             raise ValueError("AiohttpLane sends requests without a body")
         try:
-            async with self._open().request(
+            async with self._session.get().request(
                 method,
                 url,
                 headers={**_HEADERS, **(headers or {})},
@@ -97,28 +99,6 @@ class AiohttpLane:
         # goes with it: parsing its URL again would cost a fifth of the query's CPU.
         return httpx.Response(answer.status, headers=answer.raw_headers, content=body)
 
-    def _open(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=1, ssl=self._tls),
-                timeout=self._timeout,
-                auto_decompress=False,
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-        return self._session
-
     async def aclose(self) -> None:
         """Close the lane's connection."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-
-def environment_proxy(url: str) -> str | None:
-    """The proxy the environment names for `url` (`<scheme>_proxy` or `all_proxy`, unless
-    `no_proxy` exempts its host), or None."""
-    target = httpx.URL(url)
-    if urllib.request.proxy_bypass(target.host):
-        return None
-    proxies = urllib.request.getproxies()
-    return proxies.get(target.scheme) or proxies.get("all")
+        await self._session.aclose()

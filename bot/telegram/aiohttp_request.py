@@ -13,6 +13,8 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.runtime.http_session import LazySession
+
 CONNECT_TIMEOUT = 5.0  # python-telegram-bot's own default
 
 
@@ -33,9 +35,7 @@ class AiohttpRequest(BaseRequest):
     ) -> None:
         self._read_timeout = read_timeout
         self._media_write_timeout = media_write_timeout
-        self._tls = tls
-        self._limit = limit
-        self._session: aiohttp.ClientSession | None = None
+        self._session = LazySession(tls=tls, limit=limit)
 
     @property
     def read_timeout(self) -> float | None:
@@ -44,17 +44,11 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         """Open the session (in the running event loop)."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._limit, ssl=self._tls),
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
+        self._session.get()
 
     async def shutdown(self) -> None:
         """Close the session and its connection."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._session.aclose()
 
     async def do_request(
         self,
@@ -67,7 +61,7 @@ class AiohttpRequest(BaseRequest):
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """See BaseRequest.do_request."""
-        if self._session is None:
+        if not self._session.opened:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data.multipart_data if request_data else None
         fields = request_data.json_parameters if request_data else None
@@ -85,7 +79,7 @@ class AiohttpRequest(BaseRequest):
             total = None if write is None or read is None else write + read
         timeout = aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=read)
         try:
-            async with self._session.request(
+            async with self._session.get().request(
                 method,
                 url,
                 data=body,

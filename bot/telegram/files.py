@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
+import aiohttp
 from telegram import Bot
 from telegram.error import BadRequest, TelegramError
+
+from bot.runtime.http_session import LazySession, environment_proxy
 
 CHUNK = 256 * 1024
 
@@ -33,9 +35,7 @@ class TelegramFiles:
     disk or the media worker's time.
     """
 
-    def __init__(
-        self, bot: Bot, http: httpx.AsyncClient, *, local_mode: bool, max_bytes: int
-    ) -> None:
+    def __init__(self, bot: Bot, http: LazySession, *, local_mode: bool, max_bytes: int) -> None:
         self._bot = bot
         self._http = http
         self._local_mode = local_mode
@@ -88,16 +88,18 @@ class TelegramFiles:
     async def _stream(self, url: str, dest: Path) -> int:
         size = 0
         try:
-            async with self._http.stream("GET", url) as response:
-                if response.status_code != 200:
+            async with self._http.get().get(
+                url, allow_redirects=False, proxy=environment_proxy(url)
+            ) as response:
+                if response.status != 200:
                     raise DownloadError("download_failed")
                 with dest.open("wb") as out:
-                    async for chunk in response.aiter_bytes(CHUNK):
+                    async for chunk in response.content.iter_chunked(CHUNK):
                         size += len(chunk)
                         if size > self._max_bytes:
                             raise self._too_big(size)
                         out.write(chunk)
-        except httpx.HTTPError:
+        except (aiohttp.ClientError, TimeoutError):
             # The exception text could carry the URL, and with it the token: drop it.
             raise DownloadError("download_failed") from None
         return size
