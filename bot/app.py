@@ -21,7 +21,8 @@ from bot.account.history import HistoryService
 from bot.drafts.references import ReferenceProcessor
 from bot.drafts.service import DraftService
 from bot.evolink import EvolinkClient, Http
-from bot.evolink.lanes import AiohttpLane, QueryLanes
+from bot.evolink.aiohttp_http import AiohttpHttp
+from bot.evolink.lanes import QueryLanes
 from bot.evolink.upstream import Upstream
 from bot.hosting import EvolinkFilesHost, LocalHost, MediaHost
 from bot.hosting.signing import UrlSigner, load_or_create_key
@@ -56,6 +57,9 @@ from storage.models import Options
 log = logging.getLogger(__name__)
 
 
+# Files API uploads on the wire at once (httpx.AsyncClient's default pool size).
+UPLOADS_AT_ONCE = 100
+
 COMMAND_NAMES = ("generate", "settings", "status", "history", "balance", "cancel", "help")
 
 
@@ -80,10 +84,11 @@ def build_services(
     upstream = Upstream(evolink, base_url=str(settings.evolink_base_url))
     # Task queries go through lanes of one connection each (see bot.evolink.lanes).
     query_http = [
-        AiohttpLane.to(str(settings.evolink_base_url), timeout=timeout, tls=tls)
+        AiohttpHttp.to(str(settings.evolink_base_url), timeout=timeout, tls=tls)
         for _ in range(QUERY_CONCURRENCY)
     ]
     queries = QueryLanes([upstream_client(lane) for lane in query_http])
+    upstream_http = list(query_http)
     database_url = settings.database_url.get_secret_value() if settings.database_url else None
     store = Store(database_at(database_url, sqlite_path=settings.database_path, clock=clock))
     local_host: LocalHost | None = None
@@ -104,7 +109,12 @@ def build_services(
     elif settings.media_hosting is MediaHosting.S3:
         host = _s3_host(settings, clock=clock)
     else:
-        host = EvolinkFilesHost(evolink, clock=clock)
+        # Every user's file is uploaded: through aiohttp (see bot.evolink.aiohttp_http).
+        files_http = AiohttpHttp.to(
+            str(settings.evolink_files_base_url), timeout=timeout, tls=tls, limit=UPLOADS_AT_ONCE
+        )
+        upstream_http.append(files_http)
+        host = EvolinkFilesHost(upstream_client(files_http), clock=clock)
     bot = application.bot
     messenger = Messenger(bot)
     notices = Notices(
@@ -235,7 +245,7 @@ def build_services(
         settings=settings,
         store=store,
         http=http,
-        query_http=query_http,
+        upstream_http=upstream_http,
         downloads=downloads,
         evolink=evolink,
         local_host=local_host,

@@ -16,7 +16,7 @@ from bot.account.defaults_menu import SettingsMenu
 from bot.account.history import HistoryService
 from bot.drafts.service import DraftService
 from bot.evolink import EvolinkClient
-from bot.evolink.lanes import AiohttpLane
+from bot.evolink.aiohttp_http import AiohttpHttp
 from bot.evolink.upstream import Upstream
 from bot.hosting import LocalHost, MediaHost
 from bot.media.jobs import MediaJobs
@@ -41,7 +41,7 @@ class Services:
     settings: Settings
     store: Store
     http: httpx.AsyncClient
-    query_http: list[AiohttpLane]
+    upstream_http: list[AiohttpHttp]  # the task queries' lanes, the Files API's uploads
     downloads: LazySession
     evolink: EvolinkClient
     local_host: LocalHost | None
@@ -86,8 +86,8 @@ class Services:
         await self.media.close()  # after the work that uses it: its jobs end with it
         await self.replica.stop()
         await self.http.aclose()
-        for lane in self.query_http:
-            await lane.aclose()
+        for connections in self.upstream_http:
+            await connections.aclose()
         await self.downloads.aclose()
         await self.store.close()
 

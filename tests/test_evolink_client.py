@@ -6,6 +6,7 @@ import gzip
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
+from email.parser import BytesParser
 from pathlib import Path
 
 import httpx
@@ -23,7 +24,7 @@ from bot.evolink import (
     Unreachable,
 )
 from bot.evolink import errors as api
-from bot.evolink.lanes import AiohttpLane
+from bot.evolink.aiohttp_http import AiohttpHttp
 from bot.runtime.http_session import environment_proxy
 from tests.fakes.handler_server import Handler, HandlerServer
 
@@ -49,7 +50,12 @@ def _client(handler: Handler, sleeps: list[float] | None = None) -> EvolinkClien
     return _evolink(httpx.AsyncClient(transport=transport), "https://api.test", sleeps)
 
 
-def _evolink(http: Http, base_url: str, sleeps: list[float] | None) -> EvolinkClient:
+def _evolink(
+    http: Http,
+    base_url: str,
+    sleeps: list[float] | None,
+    files_base_url: str = "https://files.test",
+) -> EvolinkClient:
     async def sleep(seconds: float) -> None:
         (sleeps if sleeps is not None else []).append(seconds)
 
@@ -57,25 +63,25 @@ def _evolink(http: Http, base_url: str, sleeps: list[float] | None) -> EvolinkCl
         http,
         api_key="sk-test",
         base_url=base_url,
-        files_base_url="https://files.test",
+        files_base_url=files_base_url,
         retry=RetryPolicy(attempts=3, base=0.5),
         sleep=sleep,
     )
 
 
 @pytest.fixture(params=["client", "aiohttp"])
-async def query_client(request: pytest.FixtureRequest) -> AsyncIterator[MakeClient]:
-    """Makes a client for a handler, either way task queries go: through an httpx.AsyncClient,
-    or over a loopback socket through an AiohttpLane (bot.evolink.lanes)."""
+async def make_client(request: pytest.FixtureRequest) -> AsyncIterator[MakeClient]:
+    """Makes a client for a handler, either way the bot's requests go: through an
+    httpx.AsyncClient, or over a loopback socket through an AiohttpHttp (task queries, uploads)."""
     servers: list[HandlerServer] = []
-    lanes: list[AiohttpLane] = []
+    lanes: list[AiohttpHttp] = []
 
     def make(handler: Handler, sleeps: list[float] | None = None) -> EvolinkClient:
         if request.param == "client":
             return _client(handler, sleeps)
         servers.append(HandlerServer(handler))
-        lanes.append(AiohttpLane(timeout=httpx.Timeout(7.0)))
-        return _evolink(lanes[-1], servers[-1].url, sleeps)
+        lanes.append(AiohttpHttp(timeout=httpx.Timeout(7.0)))
+        return _evolink(lanes[-1], servers[-1].url, sleeps, files_base_url=servers[-1].url)
 
     yield make
     for lane in lanes:
@@ -140,13 +146,13 @@ async def test_client_errors_are_typed_refusals_and_not_retried(
 
 
 async def test_integer_error_codes_of_older_versions_are_accepted(
-    query_client: MakeClient,
+    make_client: MakeClient,
 ) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(400, json={"error": {"code": 40001, "message": "bad"}})
 
     with pytest.raises(api.BadRequest) as info:
-        await query_client(handler).get_task("t")
+        await make_client(handler).get_task("t")
     assert info.value.code == "40001"
 
 
@@ -238,7 +244,7 @@ async def test_a_connection_lost_after_sending_is_unknown_and_never_resent(
     assert calls == 1
 
 
-async def test_5xx_is_retried_with_bounded_backoff_then_raised(query_client: MakeClient) -> None:
+async def test_5xx_is_retried_with_bounded_backoff_then_raised(make_client: MakeClient) -> None:
     calls = 0
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -248,7 +254,7 @@ async def test_5xx_is_retried_with_bounded_backoff_then_raised(query_client: Mak
 
     sleeps: list[float] = []
     with pytest.raises(api.ServerError):
-        await query_client(handler, sleeps).get_task("t")
+        await make_client(handler, sleeps).get_task("t")
     assert calls == 3
     assert len(sleeps) == 2 and all(0 < s <= 30 for s in sleeps)
 
@@ -276,15 +282,15 @@ async def test_a_service_that_cannot_be_reached_at_all_is_a_refusal() -> None:
     assert outcome.error.maybe_sent is False
 
 
-async def test_a_task_query_with_a_corrupt_body_is_a_typed_error(query_client: MakeClient) -> None:
+async def test_a_task_query_with_a_corrupt_body_is_a_typed_error(make_client: MakeClient) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, stream=httpx.ByteStream(b"\x1f\x8bnope"), headers=GZIP_JSON)
 
     with pytest.raises(Unreachable):
-        await query_client(handler).get_task("t1")
+        await make_client(handler).get_task("t1")
 
 
-async def test_task_query_tolerates_extra_and_missing_fields(query_client: MakeClient) -> None:
+async def test_task_query_tolerates_extra_and_missing_fields(make_client: MakeClient) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(
             200,
@@ -297,18 +303,18 @@ async def test_task_query_tolerates_extra_and_missing_fields(query_client: MakeC
             },
         )
 
-    task = await query_client(handler).get_task("t1")
+    task = await make_client(handler).get_task("t1")
     assert task.result_url == "https://cdn/x.mp4"
     assert task.progress == 100
     assert task.usage.credits_reserved is None
 
 
-async def test_malformed_json_is_a_typed_error(query_client: MakeClient) -> None:
+async def test_malformed_json_is_a_typed_error(make_client: MakeClient) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=b"<html>oops</html>")
 
     with pytest.raises(api.MalformedResponse):
-        await query_client(handler).get_task("t1")
+        await make_client(handler).get_task("t1")
 
 
 async def test_credits() -> None:
@@ -333,16 +339,16 @@ async def test_credits() -> None:
     assert credits.data.token.remaining_credits == 12.5
 
 
-async def test_upload_streams_multipart_and_returns_the_file_url(tmp_path: Path) -> None:
+async def test_upload_streams_multipart_and_returns_the_file_url(
+    tmp_path: Path, make_client: MakeClient
+) -> None:
     path = tmp_path / "a.jpg"
-    path.write_bytes(b"\xff\xd8" + b"x" * 200_000)
+    data = b"\xff\xd8" + bytes(range(256)) * 800
+    path.write_bytes(data)
     seen: list[httpx.Request] = []
 
-    async def handler(request: httpx.Request) -> httpx.Response:
-        body = b"".join([chunk async for chunk in request.stream])  # type: ignore[union-attr]
+    def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        assert b'name="file"; filename="a.jpg"' in body
-        assert len(body) > 200_000
         return httpx.Response(
             200,
             json={
@@ -352,10 +358,20 @@ async def test_upload_streams_multipart_and_returns_the_file_url(tmp_path: Path)
             },
         )
 
-    uploaded = await _client(handler).upload(path, file_name="a.jpg", mime_type="image/jpeg")
+    uploaded = await make_client(handler).upload(path, file_name="a.jpg", mime_type="image/jpeg")
     assert uploaded.file_url == "https://files.test/f1/a.jpg"
-    assert seen[0].url == "https://files.test/api/v1/files/upload/stream"
-    assert seen[0].headers["content-type"].startswith("multipart/form-data")
+    (request,) = seen
+    assert (request.method, request.url.path) == ("POST", "/api/v1/files/upload/stream")
+    assert request.headers["Authorization"] == "Bearer sk-test"
+    content_type = request.headers["Content-Type"]
+    assert content_type.startswith("multipart/form-data")
+    form = BytesParser().parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + request.content
+    )
+    (part,) = form.get_payload()
+    assert part.get_param("name", header="content-disposition") == "file"
+    assert part.get_filename() == "a.jpg" and part.get_content_type() == "image/jpeg"
+    assert part.get_payload(decode=True) == data
 
 
 async def test_delete_file_asks_the_files_api_and_tells_gone_from_deleted() -> None:
@@ -399,9 +415,9 @@ def test_requests_the_api_would_reject_cannot_be_built(changes: dict[str, object
 
 async def _lane_client(
     handler: Handler, *, read_timeout: float = 7.0
-) -> tuple[EvolinkClient, HandlerServer, AiohttpLane]:
+) -> tuple[EvolinkClient, HandlerServer, AiohttpHttp]:
     server = HandlerServer(handler)
-    lane = AiohttpLane(timeout=httpx.Timeout(read_timeout, connect=2.0))
+    lane = AiohttpHttp(timeout=httpx.Timeout(read_timeout, connect=2.0))
     return _evolink(lane, server.url, []), server, lane
 
 
@@ -490,7 +506,7 @@ async def test_a_lane_to_a_closed_port_knows_nothing_was_sent() -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]  # bound, never listening: connections are refused
-        lane = AiohttpLane(timeout=httpx.Timeout(2.0))
+        lane = AiohttpHttp(timeout=httpx.Timeout(2.0))
         try:
             with pytest.raises(Unreachable) as info:
                 await _evolink(lane, f"http://127.0.0.1:{port}", []).get_task("t1")
@@ -499,10 +515,18 @@ async def test_a_lane_to_a_closed_port_knows_nothing_was_sent() -> None:
     assert info.value.maybe_sent is False and "ConnectError" in info.value.message
 
 
-async def test_a_lane_sends_no_body() -> None:
-    lane = AiohttpLane(timeout=httpx.Timeout(1))
-    with pytest.raises(ValueError, match="without a body"):
-        await lane.request("POST", "https://api.test/v1/x", json={"a": 1})
+async def test_a_submit_sends_its_json_body(make_client: MakeClient) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=TASK)
+
+    outcome = await make_client(handler).submit(_request(), idempotency_key="k")
+    assert isinstance(outcome, Accepted)
+    (request,) = seen
+    assert request.headers["Content-Type"].startswith("application/json")
+    assert json.loads(request.content) == _request().body()
 
 
 def test_lanes_go_through_the_proxy_the_environment_names(

@@ -40,7 +40,7 @@ M = TypeVar("M", bound=BaseModel)
 
 class Http(Protocol):
     """What the client sends its requests through: an httpx.AsyncClient, or for the task queries
-    `bot.evolink.lanes.AiohttpLane`."""
+    `bot.evolink.aiohttp_http.AiohttpHttp`."""
 
     async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> httpx.Response:
         """Send one request (httpx.AsyncClient.request's keywords json, headers, files); its

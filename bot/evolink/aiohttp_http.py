@@ -1,0 +1,93 @@
+"""The Evolink client's requests sent through aiohttp (`Http`, see bot.evolink.client): for a small
+request about a quarter of the CPU of httpx's own exchange (httpcore, h11, anyio; aiohttp's HTTP
+parser is in C). Task queries go this way, a thousand tasks in flight meaning dozens a second, and
+so do the Files API uploads of every user's file. The answer is handed on as an httpx.Response,
+and a failure as the httpx error it would have been, so EvolinkClient's error mapping and retries
+are the same code whichever way a request goes."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import aiohttp
+import httpx
+
+from bot.runtime.http_session import LazySession, environment_proxy
+
+# What httpx.AsyncClient asks for: only the encodings httpx decodes (it decodes them here too).
+_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
+
+
+class AiohttpHttp:
+    """Requests over `limit` kept-alive aiohttp connections, each answer read whole and returned
+    as an httpx.Response (no redirects followed, no cookies kept)."""
+
+    def __init__(
+        self,
+        *,
+        timeout: httpx.Timeout,
+        tls: ssl.SSLContext | bool = True,
+        proxy: str | None = None,
+        limit: int = 1,
+    ) -> None:
+        self._session = LazySession(
+            tls=tls,
+            limit=limit,
+            timeout=aiohttp.ClientTimeout(sock_connect=timeout.connect, sock_read=timeout.read),
+            decompress=False,
+        )
+        self._proxy = proxy
+
+    @classmethod
+    def to(
+        cls, url: str, *, timeout: httpx.Timeout, tls: ssl.SSLContext, limit: int = 1
+    ) -> AiohttpHttp:
+        """Requests to `url`'s server, through the proxy the environment names for it."""
+        return cls(timeout=timeout, tls=tls, proxy=environment_proxy(url), limit=limit)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        files: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """Send one request (a JSON body, or files as (name, handle, MIME type) in a multipart
+        body); its answer, read whole (see httpx.AsyncClient.request)."""
+        try:
+            async with self._session.get().request(
+                method,
+                url,
+                headers={**_HEADERS, **(headers or {})},
+                json=json,
+                data=_form(files) if files else None,
+                allow_redirects=False,
+                proxy=self._proxy,
+            ) as answer:
+                body = await answer.read()
+        except aiohttp.ClientConnectorError as exc:
+            raise httpx.ConnectError(str(exc)) from None
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise httpx.ConnectTimeout(str(exc)) from None
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(str(exc)) from None
+        except aiohttp.ClientError as exc:  # dropped, reset, or not HTTP: the request may be in
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from None
+        # Still encoded (aiohttp is told not to decode): httpx decodes it, and raises
+        # httpx.DecodingError for a corrupt body, as it would have itself. No httpx.Request
+        # goes with it: parsing its URL again would cost a fifth of the query's CPU.
+        return httpx.Response(answer.status, headers=answer.raw_headers, content=body)
+
+    async def aclose(self) -> None:
+        """Close the lane's connection."""
+        await self._session.aclose()
+
+
+def _form(files: dict[str, Any]) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    for field, (file_name, handle, mime_type) in files.items():
+        form.add_field(field, handle, filename=file_name, content_type=mime_type)
+    return form
