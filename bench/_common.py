@@ -198,6 +198,9 @@ class ChildBot(BotProcess):
         super().__init__(telegram, evolink, data_dir, **env)
         self.module = module
         self.env["PYTHONPATH"] = str(ROOT)
+        if "MEDIA_WORKERS" not in env:
+            # The product's default (one per CPU), not the test harness's single worker.
+            del self.env["MEDIA_WORKERS"]
 
     async def start(self) -> None:
         """Start the child and wait until it long-polls the fake Telegram."""
