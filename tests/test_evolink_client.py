@@ -22,6 +22,7 @@ from bot.evolink import (
     RetryPolicy,
     Unknown,
     Unreachable,
+    aiohttp_http,
 )
 from bot.evolink import errors as api
 from bot.evolink.aiohttp_http import AiohttpHttp
@@ -498,6 +499,26 @@ async def test_a_lane_that_waits_past_its_read_timeout_gives_up() -> None:
             await client.get_task("t1")
     finally:
         await lane.aclose()
+        await server.aclose()
+    assert info.value.maybe_sent is True and "ReadTimeout" in info.value.message
+
+
+async def test_an_upload_is_given_up_after_its_time_in_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aiohttp_http, "UPLOAD_SECONDS", 0.3)
+    path = tmp_path / "a.jpg"
+    path.write_bytes(b"\xff\xd8" + b"x" * 1000)
+    server = HandlerServer(lambda r: httpx.Response(200, json={"success": True}))
+    server.delay = 5.0  # each answer: longer than the upload may take, within the read timeout
+    http = AiohttpHttp(timeout=httpx.Timeout(30.0))
+    try:
+        with pytest.raises(Unreachable) as info:
+            await _evolink(http, server.url, [], files_base_url=server.url).upload(
+                path, file_name="a.jpg", mime_type="image/jpeg"
+            )
+    finally:
+        await http.aclose()
         await server.aclose()
     assert info.value.maybe_sent is True and "ReadTimeout" in info.value.message
 

@@ -17,6 +17,9 @@ from bot.runtime.http_session import LazySession, environment_proxy
 
 # What httpx.AsyncClient asks for: only the encodings httpx decodes (it decodes them here too).
 _HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
+# aiohttp has no timeout for sending a body (its read timeout starts once the body is sent): an
+# upload that stalls is given up after this long in all (50 MB at 1 Mbit/s takes 400 s).
+UPLOAD_SECONDS = 600.0
 
 
 class AiohttpHttp:
@@ -31,11 +34,15 @@ class AiohttpHttp:
         proxy: str | None = None,
         limit: int = 1,
     ) -> None:
+        connect, read = timeout.connect, timeout.read
         self._session = LazySession(
             tls=tls,
             limit=limit,
-            timeout=aiohttp.ClientTimeout(sock_connect=timeout.connect, sock_read=timeout.read),
+            timeout=aiohttp.ClientTimeout(sock_connect=connect, sock_read=read),
             decompress=False,
+        )
+        self._upload_timeout = aiohttp.ClientTimeout(
+            total=UPLOAD_SECONDS, sock_connect=connect, sock_read=read
         )
         self._proxy = proxy
 
@@ -57,15 +64,18 @@ class AiohttpHttp:
     ) -> httpx.Response:
         """Send one request (a JSON body, or files as (name, handle, MIME type) in a multipart
         body); its answer, read whole (see httpx.AsyncClient.request)."""
+        upload: dict[str, Any] = {}
+        if files:
+            upload = {"data": _form(files), "timeout": self._upload_timeout}
         try:
             async with self._session.get().request(
                 method,
                 url,
                 headers={**_HEADERS, **(headers or {})},
                 json=json,
-                data=_form(files) if files else None,
                 allow_redirects=False,
                 proxy=self._proxy,
+                **upload,
             ) as answer:
                 body = await answer.read()
         except aiohttp.ClientConnectorError as exc:
@@ -82,7 +92,7 @@ class AiohttpHttp:
         return httpx.Response(answer.status, headers=answer.raw_headers, content=body)
 
     async def aclose(self) -> None:
-        """Close the lane's connection."""
+        """Close its connections."""
         await self._session.aclose()
 
 
