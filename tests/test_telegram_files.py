@@ -16,6 +16,19 @@ from tests.fakes.telegram import FakeTelegram
 MB = 2**20
 
 
+def _sizes_unsaid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """getFile answers without the file's size from now on."""
+    original = Bot.get_file
+
+    async def without_size(self: Bot, *args: object, **kwargs: object) -> object:
+        found = await original(self, *args, **kwargs)  # type: ignore[arg-type]
+        found._unfreeze()
+        found.file_size = None
+        return found
+
+    monkeypatch.setattr(Bot, "get_file", without_size)
+
+
 @pytest.mark.parametrize("size_known", [True, False])
 async def test_a_local_file_over_the_cap_is_refused_by_name_of_the_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size_known: bool
@@ -28,15 +41,7 @@ async def test_a_local_file_over_the_cap_is_refused_by_name_of_the_limit(
         message = fake.send_document(1, 1, b"\0" * (3 * MB), file_name="big.bin")
         file_id = message["document"]["file_id"]
         if not size_known:  # a server that does not say: the copy itself stops at the cap
-            original = Bot.get_file
-
-            async def without_size(self: Bot, *args: object, **kwargs: object) -> object:
-                found = await original(self, *args, **kwargs)  # type: ignore[arg-type]
-                found._unfreeze()
-                found.file_size = None
-                return found
-
-            monkeypatch.setattr(Bot, "get_file", without_size)
+            _sizes_unsaid(monkeypatch)
         files = TelegramFiles(bot, LazySession(), local_mode=True, max_bytes=2 * MB)
         with pytest.raises(DownloadError) as refused:
             await files.download(file_id, tmp_path / "out")
@@ -77,15 +82,7 @@ async def test_a_cloud_file_is_streamed_whole_and_stopped_at_the_cap_whatever_it
         big = fake.send_document(1, 1, b"\0" * (3 * MB), file_name="big.bin")["document"]
         files = TelegramFiles(bot, downloads, local_mode=False, max_bytes=2 * MB)
         size = await files.download(small, tmp_path / "small")
-        original = Bot.get_file
-
-        async def without_size(self: Bot, *args: object, **kwargs: object) -> object:
-            found = await original(self, *args, **kwargs)  # type: ignore[arg-type]
-            found._unfreeze()
-            found.file_size = None
-            return found
-
-        monkeypatch.setattr(Bot, "get_file", without_size)
+        _sizes_unsaid(monkeypatch)
         with pytest.raises(DownloadError) as refused:
             await files.download(big["file_id"], tmp_path / "big")
     await downloads.aclose()
