@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -125,3 +126,25 @@ async def test_a_request_before_initialize_is_refused() -> None:
     request = AiohttpRequest(read_timeout=1.0, media_write_timeout=1.0)
     with pytest.raises(RuntimeError, match="not initialized"):
         await request.do_request("http://127.0.0.1:9/bot1:x/getMe", "POST")
+
+
+async def test_an_answer_that_is_not_http_is_a_network_error_that_does_not_quote_the_url() -> None:
+    async def not_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(not_http, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    request = AiohttpRequest(read_timeout=2.0, media_write_timeout=2.0)
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError) as failed:
+            await request.do_request(f"http://127.0.0.1:{port}/bot1:secret-half/getMe", "POST")
+    finally:
+        await request.shutdown()
+        server.close()
+        await server.wait_closed()
+    assert "secret-half" not in str(failed.value)
+    assert failed.value.__cause__ is None and failed.value.__suppress_context__

@@ -88,10 +88,13 @@ class AiohttpRequest(BaseRequest):
                 allow_redirects=False,
             ) as response:
                 return response.status, await response.read()
-        except TimeoutError as exc:
-            raise TimedOut from exc
+        except TimeoutError:
+            raise TimedOut from None
         except aiohttp.ClientError as exc:
-            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+            # Only a failed connection's text is kept (it names the host): others may quote the
+            # URL, and with it the bot token.
+            detail = f": {exc}" if isinstance(exc, aiohttp.ClientConnectorError) else ""
+            raise NetworkError(f"aiohttp.{type(exc).__name__}{detail}") from None
 
 
 def _form(fields: dict[str, str], files: dict[str, Any]) -> aiohttp.FormData:
