@@ -30,7 +30,7 @@ from bot.media.jobs import MediaJobs
 from bot.media.pool import MediaPool
 from bot.runtime.background import Background
 from bot.runtime.heap import give_back_free_memory
-from bot.runtime.http_session import LazySession
+from bot.runtime.http_session import LazySession, environment_proxy
 from bot.runtime.janitor import Janitor
 from bot.runtime.metrics import CountingRateLimiter, Metrics
 from bot.runtime.replicas import Replica
@@ -126,6 +126,7 @@ def build_services(
     downloads = LazySession(
         tls=tls,
         timeout=aiohttp.ClientTimeout(sock_connect=10.0, sock_read=settings.http_timeout_seconds),
+        proxy=environment_proxy(settings.telegram_file_base_url),
     )
     files = TelegramFiles(
         bot,
@@ -374,7 +375,8 @@ def build_application(settings: Settings, *, clock: Clock = time.time) -> BotApp
         .context_types(CONTEXT_TYPES)
         .update_queue(updates)
         .get_updates_request(GatedGetUpdates(updates.durable, updates.received))
-        .request(BoundedRequest())
+        # Through the proxy the environment names for Telegram, as the long poll's httpx goes.
+        .request(BoundedRequest(proxy=environment_proxy(settings.telegram_api_base_url)))
         .concurrent_updates(PerChatUpdateProcessor())
         .rate_limiter(CountingRateLimiter(metrics, max_retries=3))
         .post_init(post_init)

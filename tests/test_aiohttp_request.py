@@ -148,3 +148,20 @@ async def test_an_answer_that_is_not_http_is_a_network_error_that_does_not_quote
         await server.wait_closed()
     assert "secret-half" not in str(failed.value)
     assert failed.value.__cause__ is None and failed.value.__suppress_context__
+
+
+async def test_requests_go_through_the_proxy_given(request_to: Served) -> None:
+    seen: list[httpx.Request] = []
+
+    def proxy(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=OK)
+
+    _, server = await request_to(proxy)
+    request = AiohttpRequest(read_timeout=2.0, media_write_timeout=2.0, proxy=server.url)
+    await request.initialize()
+    try:
+        await request.do_request("http://telegram.invalid/bot1:x/getMe", "POST")
+    finally:
+        await request.shutdown()
+    assert [str(r.url) for r in seen] == ["http://telegram.invalid/bot1:x/getMe"]

@@ -534,6 +534,28 @@ async def test_a_lane_to_a_closed_port_knows_nothing_was_sent() -> None:
     assert info.value.maybe_sent is False and "ConnectError" in info.value.message
 
 
+async def test_a_lane_goes_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def proxy(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=TASK)
+
+    server = HandlerServer(proxy)
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    lane = AiohttpHttp.to("http://api.evolink.invalid", timeout=httpx.Timeout(2.0), tls=True)
+    try:
+        await _evolink(lane, "http://api.evolink.invalid", []).get_task("t1")
+    finally:
+        await lane.aclose()
+        await server.aclose()
+    assert [str(r.url) for r in seen] == ["http://api.evolink.invalid/v1/tasks/t1"]
+
+
 def test_lanes_go_through_the_proxy_the_environment_names(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

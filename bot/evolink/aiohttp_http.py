@@ -40,15 +40,15 @@ class AiohttpHttp:
             limit=limit,
             timeout=aiohttp.ClientTimeout(sock_connect=connect, sock_read=read),
             decompress=False,
+            proxy=proxy,
         )
         self._upload_timeout = aiohttp.ClientTimeout(
             total=UPLOAD_SECONDS, sock_connect=connect, sock_read=read
         )
-        self._proxy = proxy
 
     @classmethod
     def to(
-        cls, url: str, *, timeout: httpx.Timeout, tls: ssl.SSLContext, limit: int = 1
+        cls, url: str, *, timeout: httpx.Timeout, tls: ssl.SSLContext | bool, limit: int = 1
     ) -> AiohttpHttp:
         """Requests to `url`'s server, through the proxy the environment names for it."""
         return cls(timeout=timeout, tls=tls, proxy=environment_proxy(url), limit=limit)
@@ -74,7 +74,6 @@ class AiohttpHttp:
                 headers={**_HEADERS, **(headers or {})},
                 json=json,
                 allow_redirects=False,
-                proxy=self._proxy,
                 **upload,
             ) as answer:
                 body = await answer.read()

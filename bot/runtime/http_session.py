@@ -1,5 +1,6 @@
 """An aiohttp session as the bot's clients use them: opened on first use (aiohttp needs the
-running event loop), no cookies kept, the certificate store loaded once by the caller."""
+running event loop), no cookies kept, the certificate store loaded once by the caller, through the
+proxy the environment names for the server it talks to (as httpx.AsyncClient would)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ class LazySession:
         limit: int = 100,
         timeout: aiohttp.ClientTimeout | None = None,
         decompress: bool = True,
+        proxy: str | None = None,
     ) -> None:
-        self._tls, self._limit, self._decompress = tls, limit, decompress
+        self._tls, self._limit, self._decompress, self._proxy = tls, limit, decompress, proxy
         self._timeout = timeout or aiohttp.ClientTimeout(total=None)
         self._session: aiohttp.ClientSession | None = None
 
@@ -33,6 +35,7 @@ class LazySession:
                 timeout=self._timeout,
                 auto_decompress=self._decompress,
                 cookie_jar=aiohttp.DummyCookieJar(),
+                proxy=self._proxy,
             )
         return self._session
 

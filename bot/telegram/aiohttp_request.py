@@ -32,10 +32,11 @@ class AiohttpRequest(BaseRequest):
         media_write_timeout: float,
         tls: ssl.SSLContext | bool = True,
         limit: int = 1,
+        proxy: str | None = None,
     ) -> None:
         self._read_timeout = read_timeout
         self._media_write_timeout = media_write_timeout
-        self._session = LazySession(tls=tls, limit=limit)
+        self._session = LazySession(tls=tls, limit=limit, proxy=proxy)
 
     @property
     def read_timeout(self) -> float | None:

@@ -13,7 +13,7 @@ import aiohttp
 from telegram import Bot
 from telegram.error import BadRequest, TelegramError
 
-from bot.runtime.http_session import LazySession, environment_proxy
+from bot.runtime.http_session import LazySession
 
 CHUNK = 256 * 1024
 
@@ -88,9 +88,7 @@ class TelegramFiles:
     async def _stream(self, url: str, dest: Path) -> int:
         size = 0
         try:
-            async with self._http.get().get(
-                url, allow_redirects=False, proxy=environment_proxy(url)
-            ) as response:
+            async with self._http.get().get(url, allow_redirects=False) as response:
                 if response.status != 200:
                     raise DownloadError("download_failed")
                 with dest.open("wb") as out:

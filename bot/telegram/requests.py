@@ -23,12 +23,15 @@ MEDIA_WRITE_TIMEOUT = 300.0
 class BoundedRequest(BaseRequest):
     """Telegram's Bot API requests, at most `in_flight` at once; the others wait in order."""
 
-    def __init__(self, *, in_flight: int = IN_FLIGHT) -> None:
+    def __init__(self, *, in_flight: int = IN_FLIGHT, proxy: str | None = None) -> None:
         tls = httpx.create_ssl_context()  # loaded once, not once per lane
         self._lanes = Lanes(
             [
                 AiohttpRequest(
-                    read_timeout=READ_TIMEOUT, media_write_timeout=MEDIA_WRITE_TIMEOUT, tls=tls
+                    read_timeout=READ_TIMEOUT,
+                    media_write_timeout=MEDIA_WRITE_TIMEOUT,
+                    tls=tls,
+                    proxy=proxy,
                 )
                 for _ in range(in_flight)
             ]

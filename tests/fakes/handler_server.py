@@ -5,7 +5,8 @@ A handler that raises drops the connection once the request has arrived (the req
 answer came); a response built with `stream=httpx.ByteStream(...)` goes out byte for byte, so a
 body can be corrupt or shorter than the Content-Length it claims (one is added if it has none). A
 response that says `Connection: close` is followed by the connection's end; `delay` holds every
-answer back that many seconds.
+answer back that many seconds. A request in absolute form (`GET http://host/path`, as a client
+sends it to a forward proxy) keeps its own URL: the server stands in for a proxy too.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ async def _read_request(reader: asyncio.StreamReader, base: str) -> httpx.Reques
     headers = [tuple(field.split(": ", 1)) for field in fields]
     length = int(dict((k.lower(), v) for k, v in headers).get("content-length", "0"))
     body = await reader.readexactly(length)
-    return httpx.Request(method, base + target, headers=headers, content=body)
+    url = target if target.startswith("http://") else base + target
+    return httpx.Request(method, url, headers=headers, content=body)
 
 
 def _head(response: httpx.Response, length: int) -> bytes:
