@@ -40,7 +40,7 @@ M = TypeVar("M", bound=BaseModel)
 
 class Http(Protocol):
     """What the client sends its requests through: an httpx.AsyncClient, or for the task queries
-    `bot.evolink.aiohttp_http.AiohttpHttp`."""
+    and the Files API uploads `bot.evolink.aiohttp_http.AiohttpHttp`."""
 
     async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> httpx.Response:
         """Send one request (httpx.AsyncClient.request's keywords json, headers, files); its
@@ -269,7 +269,7 @@ def _has_error_body(response: httpx.Response) -> bool:
 
 
 def _parse(model: type[M], response: httpx.Response, url: str) -> M:
-    # The URL asked, not response.url: an answer from a lane carries no request (see lanes).
+    # The URL asked, not response.url: an answer through aiohttp carries no request.
     try:
         return model.model_validate_json(response.content)
     except ValidationError as exc:
