@@ -138,45 +138,50 @@ class DraftStore:
         Its processing counts as started (``attempts`` 1): it starts right away. None when that
         message is already in the draft (an update handled twice after a crash).
         """
-        async with self.db.transaction() as tx:
-            # Touching the draft first locks its row (PostgreSQL), so two references arriving
-            # at once for one draft take positions one after the other.
-            await tx.write(
-                "UPDATE drafts SET updated_at = ? WHERE id = ?", (self.db.clock(), draft_id)
-            )
-            if await tx.fetchone(
-                "SELECT 1 FROM refs WHERE draft_id = ? AND message_id = ?", (draft_id, message_id)
-            ):
-                return None
-            row = await tx.fetchone(
-                "SELECT COALESCE(MAX(position), 0) + 1 FROM refs WHERE draft_id = ?", (draft_id,)
-            )
-            position = int(row[0]) if row else 1
-            inserted = await tx.fetchone(
-                "INSERT INTO refs (draft_id, position, kind, source, telegram_file_id,"
-                " telegram_file_unique_id, message_id, media_group_id, file_name, size,"
-                " created_at, attempts, started_at, owner)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
-                (
-                    draft_id,
-                    position,
-                    kind,
-                    source,
-                    file_id,
-                    file_unique_id,
-                    message_id,
-                    media_group_id,
-                    file_name,
-                    size,
-                    self.db.clock(),
-                    self.db.clock(),
-                    self.me,
-                ),
-            )
-            assert inserted is not None
-        ref = await self.reference(int(inserted[0]))
-        assert ref is not None
-        return ref
+        now = self.db.clock()
+        touch = "UPDATE drafts SET updated_at = ? WHERE id = ?", (now, draft_id)
+        insert = (
+            "INSERT INTO refs (draft_id, position, kind, source, telegram_file_id,"
+            " telegram_file_unique_id, message_id, media_group_id, file_name, size,"
+            " created_at, attempts, started_at, owner)"
+            " SELECT ?, next, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?"
+            " FROM (SELECT COALESCE(MAX(position), 0) + 1 AS next FROM refs"
+            " WHERE draft_id = ?) AS p"
+            " WHERE NOT EXISTS (SELECT 1 FROM refs WHERE draft_id = ? AND message_id = ?)"
+            " RETURNING *",
+            (
+                draft_id,
+                kind,
+                source,
+                file_id,
+                file_unique_id,
+                message_id,
+                media_group_id,
+                file_name,
+                size,
+                now,
+                now,
+                self.me,
+                draft_id,
+                draft_id,
+                message_id,
+            ),
+        )
+        try:
+            if self.db.engine == "sqlite":
+                # One writer at a time: each statement alone is enough, and a person's files
+                # wait in line for these trips to the database (two here, four in a transaction).
+                await self.db.write(*touch)
+                rows = await self.db.write_returning(*insert)
+            else:
+                async with self.db.transaction() as tx:
+                    # Touching the draft first locks its row, so two references arriving at
+                    # once for one draft take positions one after the other.
+                    await tx.write(*touch)
+                    rows = await tx.fetchall(*insert)
+        except IntegrityError:  # the same message added at this moment elsewhere
+            return None
+        return _reference(rows[0]) if rows else None
 
     async def reference(self, ref_id: int) -> Reference | None:
         """One reference by id."""
