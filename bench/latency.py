@@ -12,8 +12,9 @@ bench._common.TimedEvolink).
 shows every file, /generate. Media are downloaded, normalised and uploaded to the Files API as
 they arrive, so "sent → all hosted" holds the media work and "/generate → submit" only the
 submit path. The bare transforms are bot.media's normalisers called directly and sequentially
-on the same files in this process; "bot-added" is the difference of the two p50s: downloads,
-uploads, the round trips to the warm media workers, database writes.
+on the same files in this process, before each user's turn (the bot idle meanwhile);
+"bot-added" is the difference of the two p50s: downloads, uploads, the round trips to the warm
+media workers, database writes.
 "submission recorded" also holds the fake Evolink fetching and probing every reference, which
 the real service does on its side: it is shown, but it is not the bot's.
 
@@ -298,12 +299,10 @@ async def one_generate_run(
 async def generate_section(
     work: Path, label: str, items: list[Item], runs: int, first_chat: int, quiet: float
 ) -> Samples:
-    """`runs` users each send `items` and /generate, one user after the other."""
+    """`runs` users each send `items` and /generate, one user after the other; before each, the
+    bare transforms of the same files (taken in turns, so that both see the machine as busy as
+    the other: a neighbour's burst on a shared machine would otherwise tilt the comparison)."""
     samples = Samples()
-    for n in range(runs):
-        seconds, changes = bare_transforms(items, work / f"bare-{first_chat}-{n}")
-        samples.transforms.append(seconds)
-        samples.changes |= changes
     async with FakeTelegram() as telegram, TimedEvolink() as evolink:
         bot = ChildBot(
             telegram,
@@ -316,6 +315,9 @@ async def generate_section(
         await bot.start()
         try:
             for n in range(runs):
+                seconds, changes = bare_transforms(items, work / f"bare-{first_chat}-{n}")
+                samples.transforms.append(seconds)
+                samples.changes |= changes
                 await one_generate_run(telegram, evolink, first_chat + n, items, samples)
                 print(f"  {label}: run {n + 1}/{runs} done", file=sys.stderr)
         finally:
