@@ -190,10 +190,11 @@ class Flow:
             baseline_age=None if baseline is None else baseline[0] - (now - age),
             baseline_progress=None if baseline is None else baseline[1],
         )
-        # Its previous query came a random part of the planned gap ago (the bot's schedule).
+        # Its previous query came a random part of the planned gap ago (the bot's schedule); a
+        # task just submitted is planned from the submit's answer.
         planned = next_delay(reading, longest=LONGEST)
-        previous = now - self.rng.uniform(0, planned)
-        first_query = 0.0 if age == 0 else max(0.0, due_at(previous, planned) - now)
+        previous = now - self.rng.uniform(0, planned) if age else now
+        first_query = max(0.0, due_at(previous, planned) - now)
         await self.store.tasks.update(
             task.id,
             upstream_id=upstream,

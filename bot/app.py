@@ -219,6 +219,7 @@ def build_services(
         background=background,
         metrics=metrics,
         callback_url=callback_url,
+        first_query_at=tracker.first_query_at,
         on_submitted=tracker.wake,
         clock=clock,
     )

@@ -125,6 +125,28 @@ async def test_a_silent_video_gets_a_sound_track_before_upload(
     assert telegram.messages[ALICE][video.result["message_id"]]["video"]["_has_audio"] is True
 
 
+async def test_a_task_just_submitted_is_first_asked_about_when_it_may_have_moved(
+    make_bot: MakeBot, evolink: FakeEvolink
+) -> None:
+    # The submit's answer says it is queued and will take about 120 s: asked at once, the API
+    # would say the same again. It is asked once half its estimate has passed.
+    bot = await make_bot(poll_interval_seconds=600)
+    await _draft_and_generate(bot, ALICE)
+    submission = await evolink.wait_for_submission()
+    submitted = time.time()
+    await asyncio.sleep(1.0)
+    assert submission.task_id not in evolink.task_queries
+    store = bot.store()
+    await store.open()
+    try:
+        task = await store.tasks.by_upstream_id(submission.task_id)
+    finally:
+        await store.close()
+    assert task is not None and task.next_poll_at is not None
+    # Brought forward onto a grid of at most a tenth of the gap (see poll_plan.due_at).
+    assert submitted + 60 * 0.9 - 2 <= task.next_poll_at <= submitted + 60
+
+
 async def test_when_telegram_refuses_the_url_the_video_is_uploaded(
     make_bot: MakeBot, telegram: FakeTelegram, evolink: FakeEvolink
 ) -> None:

@@ -23,7 +23,7 @@ def delay(reading: Reading, **kwargs: object) -> float:
 def test_a_queued_task_is_asked_about_at_a_share_of_its_estimate_however_late() -> None:
     # It cannot end before it is processed, which takes most of its estimate.
     for age in (0.5, 100, 900):
-        assert delay(Reading(age=age, estimate=120, progress=0, queued=True)) == pytest.approx(48)
+        assert delay(Reading(age=age, estimate=100, progress=0, queued=True)) == pytest.approx(50)
 
 
 def test_a_task_first_seen_far_along_is_asked_again_before_it_can_end() -> None:

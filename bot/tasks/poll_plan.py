@@ -1,7 +1,7 @@
 """When to ask about a running task next: rarely while it cannot be done, often when it should be.
 
 - Queued upstream (pending, no progress): it cannot end before it has been processed, which
-  takes most of its estimate, so it is asked about every 0.4 of its estimate: often enough to
+  takes most of its estimate, so it is asked about every half of its estimate: often enough to
   see it processing before it can end.
 - Processing, with no pace (its progress does not move): the next query comes halfway to the
   end its estimated time gives (counted from when it was first seen processing, if that is
@@ -36,7 +36,7 @@ PROCESSING_SHARE = 0.8  # of its estimate, what processing takes (the queue befo
 PACE_PROBE = 0.1  # a task first seen processing is asked again this share of its estimate later
 # A queued task is asked about this share of its estimate apart: less than the time the fastest
 # tasks take to be processed, so it is seen processing before it can end.
-QUEUED_SHARE = 0.4
+QUEUED_SHARE = 0.5
 LATE_BACKOFF = 0.5  # past the end, the gap grows by this share of how late the task is
 STUCK_GROWTH = 1.5  # at its end but not moving: each gap this many times the one before
 MIN_PACE_SECONDS = 3.0  # a pace measured over less time than this is not trusted

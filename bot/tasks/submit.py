@@ -49,6 +49,7 @@ class Submitter:
         background: Background,
         metrics: Metrics,
         callback_url: Callable[[str], str | None],
+        first_query_at: Callable[[VideoTask], float],
         on_submitted: Callable[[], None],
         clock: Clock = time.time,
     ) -> None:
@@ -61,6 +62,7 @@ class Submitter:
         self._background = background
         self._metrics = metrics
         self._callback_url = callback_url
+        self._first_query_at = first_query_at
         self._on_submitted = on_submitted
         self._clock = clock
 
@@ -176,7 +178,7 @@ class Submitter:
             progress=answer.progress,
             credits_reserved=answer.usage.credits_reserved,
             estimated_time=answer.task_info.estimated_time,
-            next_poll_at=self._clock(),
+            next_poll_at=self._first_query_at(answer),
             expect_status=[TaskStatus.SUBMITTING],
         )
         log.info(
@@ -190,6 +192,9 @@ class Submitter:
             },
         )
         fresh = await self._store.tasks.get(task.id)
+        if fresh is not None and fresh.callback_claim is not None:
+            # A callback came while the answer was on its way: the task may have moved on.
+            await self._store.tasks.update(task.id, next_poll_at=0.0, expect_status=[status])
         if fresh is not None:
             now = self._clock()
             await self._notices.status(fresh, progress_text(fresh, answer.progress, now=now))

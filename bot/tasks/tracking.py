@@ -119,6 +119,20 @@ class TaskTracker:
         if at < self._wake_at:
             self._wake.set()
 
+    def first_query_at(self, answer: VideoTask) -> float:
+        """When to first ask about a task just submitted: planned from the submit's answer as
+        from a query's (asked at once, it would mostly say the same again)."""
+        now = self._clock()
+        if answer.status not in ("pending", "processing"):
+            return now
+        reading = Reading(
+            age=0.0,
+            estimate=answer.task_info.estimated_time,
+            progress=answer.progress,
+            queued=answer.status == "pending" and answer.progress <= 0,
+        )
+        return due_at(now, next_delay(reading, longest=self._interval, callbacks=self._callbacks))
+
     async def on_callback(self, task: Task, claim: str | None) -> None:
         """A callback to this task's secret URL said it changed; `claim` is the task id its body
         names. Only the task query is believed: the body is at most a lead."""
@@ -126,7 +140,11 @@ class TaskTracker:
             # The submit's answer is awaited or was lost: the callback may be all there is.
             if claim is not None and await self._store.tasks.claim(task.id, claim):
                 self.wake()
-            return
+                return
+            fresh = await self._store.tasks.get(task.id)
+            if fresh is None or fresh.upstream_id is None:
+                return
+            task = fresh  # the answer was recorded meanwhile: a hint like any other
         if task.status.running or task.given_up:
             if task.id in self._busy:
                 self._recheck.add(task.id)
