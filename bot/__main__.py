@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from bot.runtime.logs import configure_logging, log_uncaught
 from bot.runtime.runner import serve
@@ -31,7 +33,7 @@ def main() -> None:
     )
     log_uncaught()
     try:
-        asyncio.run(serve(settings, handle_signals=True))
+        _run(serve(settings, handle_signals=True))
     except StartupError as exc:
         log.error("%s", exc)
         raise SystemExit(2) from None
@@ -43,6 +45,16 @@ def main() -> None:
     except Exception:
         log.critical("the bot stopped on an unexpected error", exc_info=True)
         raise SystemExit(1) from None
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop where it is installed (not on Windows), else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def _secrets(settings: Settings) -> list[str]:
