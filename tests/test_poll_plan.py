@@ -39,6 +39,21 @@ def test_a_task_first_seen_far_along_is_asked_again_before_it_can_end() -> None:
     assert delay(reading) == pytest.approx(5.0)
 
 
+def test_a_task_seen_nearly_done_twice_too_close_for_a_pace_is_asked_again_at_once() -> None:
+    # First seen at 96 % (58 s after the submit), then 2 s later at 99 %: too short a span for
+    # a pace, but nearly done whatever its 120 s estimate says.
+    reading = Reading(
+        age=60,
+        estimate=120,
+        progress=99,
+        baseline_age=58,
+        baseline_progress=96,
+        since_previous=2,
+        previous_progress=96,
+    )
+    assert delay(reading) == FAST_SECONDS
+
+
 def test_a_task_first_seen_processing_is_asked_again_soon_to_learn_its_pace() -> None:
     reading = Reading(age=30, estimate=120, progress=25, baseline_age=30, baseline_progress=25)
     assert delay(reading) == pytest.approx(12.0)  # a tenth of the estimate

@@ -102,7 +102,12 @@ def next_delay(
     if reading.queued:
         # Whatever its estimate says: it cannot end before it has been processed.
         delay = QUEUED_SHARE * estimate
-    elif pace is None and reading.baseline_age in (None, reading.age):
+    elif pace is None and (
+        reading.baseline_age is None or reading.age - reading.baseline_age < MIN_PACE_SECONDS
+    ):
+        # First seen processing, or too recently for a pace: its progress alone says how soon
+        # it may end (a task first seen at 96 % and again at 99 % is nearly done whatever its
+        # estimate says).
         delay = max(fast, PACE_PROBE * estimate)
         if reading.progress > 0 and reading.since_previous:
             # All of this progress may have been made since the previous query: at that pace
