@@ -46,18 +46,12 @@ def _data(**values: object) -> RequestData:
 
 
 async def test_a_call_sends_its_fields_as_a_form_and_returns_the_answer(request_to: Served) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json=OK)
-
-    request, server = await request_to(handler)
+    request, server = await request_to(lambda r: httpx.Response(200, json=OK))
     status, body = await request.do_request(
         f"{server.url}/bot1:x/sendMessage", "POST", _data(chat_id=7, text="héllo & more")
     )
     assert status == 200 and body == b'{"ok":true,"result":true}'
-    (sent,) = seen
+    (sent,) = server.requests
     assert sent.headers["User-Agent"] == BaseRequest.USER_AGENT
     assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert httpx.QueryParams(sent.content.decode()) == httpx.QueryParams(
@@ -66,18 +60,12 @@ async def test_a_call_sends_its_fields_as_a_form_and_returns_the_answer(request_
 
 
 async def test_an_upload_is_multipart_with_the_file_its_name_and_type(request_to: Served) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json=OK)
-
-    request, server = await request_to(handler)
+    request, server = await request_to(lambda r: httpx.Response(200, json=OK))
     video = InputFile(io.BytesIO(b"\x00\x01mp4 bytes"), filename="clip.mp4")
     await request.do_request(
         f"{server.url}/bot1:x/sendVideo", "POST", _data(chat_id=7, video=video)
     )
-    (sent,) = seen
+    (sent,) = server.requests
     assert sent.headers["Content-Type"].startswith("multipart/form-data; boundary=")
     form = BytesParser().parsebytes(
         f"Content-Type: {sent.headers['Content-Type']}\r\n\r\n".encode() + sent.content
@@ -151,17 +139,11 @@ async def test_an_answer_that_is_not_http_is_a_network_error_that_does_not_quote
 
 
 async def test_requests_go_through_the_proxy_given(request_to: Served) -> None:
-    seen: list[httpx.Request] = []
-
-    def proxy(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json=OK)
-
-    _, server = await request_to(proxy)
+    _, server = await request_to(lambda r: httpx.Response(200, json=OK))
     request = AiohttpRequest(read_timeout=2.0, media_write_timeout=2.0, proxy=server.url)
     await request.initialize()
     try:
         await request.do_request("http://telegram.invalid/bot1:x/getMe", "POST")
     finally:
         await request.shutdown()
-    assert [str(r.url) for r in seen] == ["http://telegram.invalid/bot1:x/getMe"]
+    assert [str(r.url) for r in server.requests] == ["http://telegram.invalid/bot1:x/getMe"]

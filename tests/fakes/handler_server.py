@@ -6,7 +6,8 @@ answer came); a response built with `stream=httpx.ByteStream(...)` goes out byte
 body can be corrupt or shorter than the Content-Length it claims (one is added if it has none). A
 response that says `Connection: close` is followed by the connection's end; `delay` holds every
 answer back that many seconds. A request in absolute form (`GET http://host/path`, as a client
-sends it to a forward proxy) keeps its own URL: the server stands in for a proxy too.
+sends it to a forward proxy) keeps its own URL: the server stands in for a proxy too. Every
+request that arrived is in `requests`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class HandlerServer:
         self.handler = handler
         self.delay = 0.0
         self.connections = 0
+        self.requests: list[httpx.Request] = []
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
         self._writers: set[asyncio.StreamWriter] = set()
@@ -46,6 +48,7 @@ class HandlerServer:
         self._writers.add(writer)
         try:
             while request := await _read_request(reader, self.url):
+                self.requests.append(request)
                 try:
                     response = self.handler(request)
                 except Exception:  # the handler's way of dropping the connection
