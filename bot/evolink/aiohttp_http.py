@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import httpx
 
-from bot.runtime.http_session import LazySession, environment_proxy
+from bot.runtime.http_session import LazySession, environment_proxy, form_data
 
 # What httpx.AsyncClient asks for: only the encodings httpx decodes (it decodes them here too).
 _HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
@@ -66,7 +66,7 @@ class AiohttpHttp:
         body); its answer, read whole (see httpx.AsyncClient.request)."""
         upload: dict[str, Any] = {}
         if files:
-            upload = {"data": _form(files), "timeout": self._upload_timeout}
+            upload = {"data": form_data({}, files), "timeout": self._upload_timeout}
         try:
             async with self._session.get().request(
                 method,
@@ -93,10 +93,3 @@ class AiohttpHttp:
     async def aclose(self) -> None:
         """Close its connections."""
         await self._session.aclose()
-
-
-def _form(files: dict[str, Any]) -> aiohttp.FormData:
-    form = aiohttp.FormData()
-    for field, (file_name, handle, mime_type) in files.items():
-        form.add_field(field, handle, filename=file_name, content_type=mime_type)
-    return form

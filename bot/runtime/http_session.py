@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ssl
 import urllib.request
+from typing import Any
 
 import aiohttp
 import httpx
@@ -59,3 +60,13 @@ def environment_proxy(url: str) -> str | None:
         return None
     proxies = urllib.request.getproxies()
     return proxies.get(target.scheme) or proxies.get("all")
+
+
+def form_data(fields: dict[str, str], files: dict[str, Any]) -> aiohttp.FormData:
+    """A multipart body: the fields, then each file as (name, content or handle, MIME type)."""
+    form = aiohttp.FormData()
+    for name, value in fields.items():
+        form.add_field(name, value)
+    for name, (file_name, content, mime_type) in files.items():
+        form.add_field(name, content, filename=file_name, content_type=mime_type)
+    return form

@@ -13,7 +13,7 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from bot.runtime.http_session import LazySession
+from bot.runtime.http_session import LazySession, form_data
 
 CONNECT_TIMEOUT = 5.0  # python-telegram-bot's own default
 
@@ -71,7 +71,7 @@ class AiohttpRequest(BaseRequest):
         total = None
         body: Any = fields or None
         if files:
-            body = _form(fields or {}, files)
+            body = form_data(fields or {}, files)
             write = (
                 self._media_write_timeout
                 if isinstance(write_timeout, DefaultValue)
@@ -96,13 +96,3 @@ class AiohttpRequest(BaseRequest):
             # URL, and with it the bot token.
             detail = f": {exc}" if isinstance(exc, aiohttp.ClientConnectorError) else ""
             raise NetworkError(f"aiohttp.{type(exc).__name__}{detail}") from None
-
-
-def _form(fields: dict[str, str], files: dict[str, Any]) -> aiohttp.FormData:
-    """A multipart body: the fields, then each file as (name, content, MIME type)."""
-    form = aiohttp.FormData()
-    for name, value in fields.items():
-        form.add_field(name, value)
-    for name, (file_name, content, mime_type) in files.items():
-        form.add_field(name, content, filename=file_name, content_type=mime_type)
-    return form
