@@ -125,7 +125,7 @@ def build_services(
     # Users' files come through aiohttp (see bot.runtime.http_session): a quarter of httpx's CPU.
     downloads = LazySession(
         tls=tls,
-        timeout=aiohttp.ClientTimeout(sock_connect=10.0, sock_read=settings.http_timeout_seconds),
+        timeout=aiohttp.ClientTimeout(sock_connect=timeout.connect, sock_read=timeout.read),
         proxy=environment_proxy(settings.telegram_file_base_url),
     )
     files = TelegramFiles(
