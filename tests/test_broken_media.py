@@ -8,6 +8,7 @@ text file named .mp3.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import wave
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from storage.models import ChatKey, RefStatus
 from tests.conftest import MakeBot
 from tests.fakes.evolink import FakeEvolink
 from tests.fakes.telegram import FakeTelegram
@@ -123,3 +125,32 @@ async def test_an_mp4_without_a_picture_is_told_it_has_no_picture(
     telegram.send_video(CHAT, CHAT, sound_only_mp4(tmp_path), width=640, height=640, duration=3)
     refusal = await bot.reply_to(CHAT, text_contains="can't be used", timeout=20)
     assert "no picture" in refusal.text, refusal.text
+
+
+async def test_a_refusal_names_the_file_among_those_sent_after_it_too(
+    make_bot: MakeBot, telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    # The first sound is refused before the second arrives; the message about it comes after
+    # the quiet period, and by then there are two sounds: it is "the 1st".
+    bot = await make_bot(album_quiet_seconds=2.0)
+    telegram.send_audio(CHAT, CHAT, b"la la la, just words\n" * 40, duration=3, file_name="a.mp3")
+    store = bot.store()
+    await store.open()
+    try:
+        for _ in range(100):  # until the first sound is refused (10 s at most)
+            draft = await store.drafts.open_draft(ChatKey(chat_id=CHAT, user_id=CHAT))
+            refs = await store.drafts.references(draft.id) if draft else []
+            if any(r.status is RefStatus.REJECTED for r in refs):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the first sound was not refused")
+    finally:
+        await store.close()
+    good = write_audio(tmp_path / "b.mp3", seconds=3).read_bytes()
+    telegram.send_audio(CHAT, CHAT, good, duration=3, file_name="b.mp3")
+    await eventually(
+        lambda: any("can't be used" in t for t in texts(telegram, CHAT)), timeout=15, what="why"
+    )
+    (why,) = [t for t in texts(telegram, CHAT) if "can't be used" in t]
+    assert why.startswith("The 1st audio file"), why

@@ -87,7 +87,8 @@ class DraftService:
         # One summary refresh at a time per draft, so two refreshes never both send a message.
         self._summary_locks: KeyedLocks[int] = KeyedLocks()
         # Messages about a draft's files (a refusal), sent once the draft itself is shown.
-        self._notes: dict[int, list[tuple[ChatKey, str, int | None]]] = defaultdict(list)
+        # Per draft, the refused files to tell of (with the language to tell it in).
+        self._refusals: dict[int, list[tuple[ChatKey, str, Reference]]] = defaultdict(list)
         self._queue_watchers: dict[int, asyncio.Task[Any]] = {}  # draft id -> its watcher
 
     async def defaults_for(self, key: ChatKey) -> Options:
@@ -395,14 +396,16 @@ class DraftService:
             finally:
                 await drafts.unlock_summary(draft_id, token)
 
-    def note(self, draft_id: int, key: ChatKey, text: str, *, reply_to: int | None) -> None:
-        """A message about the draft, sent right after its summary (never before it)."""
-        self._notes[draft_id].append((key, text, reply_to))
-        self.schedule_summary(draft_id)
-
     async def _send_notes(self, draft_id: int) -> None:
-        for key, text, reply_to in self._notes.pop(draft_id, []):
-            await self._messenger.send(key, text, reply_to=reply_to)
+        """Why each refused file can't be used, in a reply to it. Worded now, not when it was
+        refused: "the 1st audio file" only once the files sent with it are in the draft too."""
+        refusals = self._refusals.pop(draft_id, [])
+        if not refusals:
+            return
+        siblings = await self._store.drafts.references(draft_id)
+        for key, language, ref in refusals:
+            text = rejection_text(language, ref, siblings)
+            await self._messenger.send(key, text, reply_to=ref.message_id)
 
     async def _keyboard(self, draft: Draft) -> InlineKeyboardMarkup:
         prefix = f"d:{draft.id}"
@@ -461,7 +464,7 @@ class DraftService:
             )
             refused = await self._store.drafts.reference(ref.id)
             if refused is not None:
-                await self._tell_rejected(draft.key, draft.language, refused)
+                self._tell_rejected(draft.key, draft.language, refused)
             self.schedule_summary(ref.draft_id)
 
     async def _watch_queue(self, draft_id: int, owner: int) -> None:
@@ -506,16 +509,15 @@ class DraftService:
         context = {"chat": key.chat_id, "user": key.user_id, "draft": ref.draft_id, "ref": ref.id}
         log.info("reference %s %s", result.kind, result.status.value, extra=context)
         if result.status is RefStatus.REJECTED:
-            await self._tell_rejected(key, language, result)
+            self._tell_rejected(key, language, result)
         else:
             self.schedule_summary(ref.draft_id)
 
-    async def _tell_rejected(self, key: ChatKey, language: str, ref: Reference) -> None:
-        """Why a file can't be used, in a reply to it, right after the draft it was meant for."""
-        siblings = await self._store.drafts.references(ref.draft_id)
-        self.note(
-            ref.draft_id, key, rejection_text(language, ref, siblings), reply_to=ref.message_id
-        )
+    def _tell_rejected(self, key: ChatKey, language: str, ref: Reference) -> None:
+        """Why a file can't be used, in a reply to it, right after the draft it was meant for
+        (never before it)."""
+        self._refusals[ref.draft_id].append((key, language, ref))
+        self.schedule_summary(ref.draft_id)
 
 
 def _removal_keyboard(lang: str, prefix: str, refs: list[Reference]) -> InlineKeyboardMarkup:
