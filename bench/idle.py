@@ -21,7 +21,10 @@ per user, registered with the fake Evolink; none has a status message, so no pro
 - stalled: every task processing since long past its estimate, its progress never moving, never
   finishing (the run of earlier releases of this benchmark; the tracker has known them a while);
 - restart: the stalled tasks all due at once, as after a restart: the time until every task was
-  queried once is the restart sweep.
+  queried once is the restart sweep;
+- finishing: tasks falling due at the flowing run's rate of videos, each already done upstream
+  when first asked about (one query and one send each): what finishing a task costs. The flowing
+  run's CPU less that, per video, is what its tasks in flight cost.
 The steady columns leave out the first `warmup` seconds.
 """
 
@@ -297,6 +300,36 @@ def _stalled(cfg: Config, *, spread: bool) -> Seeder:
     return seeder
 
 
+def _finishing(cfg: Config, per_second: float) -> Seeder:
+    async def seeder(db_path: Path, evolink: TimedEvolink) -> tuple[list[str], Flow | None]:
+        # Enough for the whole run, the bot's start-up included.
+        count = math.ceil(per_second * (cfg.warmup + cfg.window + 10 * cfg.sample_every))
+        seeded = await seed_processing_tasks(
+            db_path,
+            evolink,
+            count,
+            first_chat=300_000,
+            next_poll_at=lambda _: math.inf,  # scheduled below, once all are written
+            submitted_ago=cfg.estimate,
+            seen_processing_ago=0.8 * cfg.estimate,
+        )
+        for task in seeded:
+            await evolink.complete(task.upstream_id)
+        store = Store(SqliteDatabase(db_path))
+        await store.open()
+        try:  # one after another from now on, as a stream of tasks ending would fall due
+            first = min(task.task_id for task in seeded)
+            await store.db.write(
+                "UPDATE tasks SET next_poll_at = ? + (id - ?) / ?",
+                (time.time(), first, per_second),
+            )
+        finally:
+            await store.close()
+        return [], None
+
+    return seeder
+
+
 async def run(cfg: Config) -> Result:
     """Every run; the report and its figures."""
     every = cfg.sample_every
@@ -345,6 +378,15 @@ async def run(cfg: Config) -> Result:
         for label, name, seeder, window, skip in plan:
             print(f"{label} for {window:g} s", file=sys.stderr)
             runs.append((label, await measure(work, name, seeder, cfg, window), skip))
+        flow_run = runs[1][1]
+        finishing_rate = _rate(flow_run.between(flow_run.ready_at + cfg.warmup), "videos")
+        if not finishing_rate > 0:  # a tiny run may see none in its window
+            finishing_rate = cfg.tasks / cfg.estimate
+        label = f"finishing: {finishing_rate:.2f} a second"
+        print(f"{label} for {cfg.warmup + cfg.window:g} s", file=sys.stderr)
+        finishing = _finishing(cfg, finishing_rate)
+        window = cfg.warmup + cfg.window
+        runs.append((label, await measure(work, "finishing", finishing, cfg, window), cfg.warmup))
 
     drawing = random.Random(9)
 
@@ -381,6 +423,17 @@ async def run(cfg: Config) -> Result:
     restart = measured["restart"][0]
     sweep = restart.first_sweep if restart.first_sweep is not None else math.nan
     problems = [p for _, m, _ in runs for p in m.problems if "Traceback" in p or " ERROR " in p]
+    figures: dict[str, float] = {"sweep": sweep}
+    for key in ("baseline", "flowing", "backlog", "stalled", "finishing"):
+        m, skip = measured[key]
+        part = m.between(m.ready_at + (skip or 0)) or m.samples
+        for name, attr in (("cpu", "cpu"), ("cpu_workers", "tree"), ("qps", "queries")):
+            figures[f"{key}.{name}"] = _rate(part, attr)
+        figures[f"{key}.rss"] = statistics.median(s.rss for s in part)
+        figures[f"{key}.videos"] = _rate(part, "videos")
+    # What finishing a task costs beyond the idle bot, and the flowing run less that.
+    per_video = (figures["finishing.cpu"] - figures["baseline.cpu"]) / figures["finishing.videos"]
+    in_flight = figures["flowing.cpu"] - figures["flowing.videos"] * per_video
     lines = [
         "1,000 tasks in flight (bot = `python -m bot` child at its default settings, callbacks"
         " off; CPU % of one core, measured after the warm-up)",
@@ -392,18 +445,20 @@ async def run(cfg: Config) -> Result:
         " launch",
         f"seeding {cfg.tasks} tasks through storage took"
         f" {measured['flowing'][0].seed_seconds:.2f} s",
+        f"finishing a task (its last query, its video sent, the records written):"
+        f" {1000 * per_video:.2f} ms of the bot's CPU each (finishing less baseline, per video)",
+        f"flowing less finishing its {figures['flowing.videos']:.2f} videos a second: the tasks"
+        f" in flight cost {100 * in_flight:.1f} % of a core (the idle bot included)",
         f"bot logs: {len(problems)} error lines"
         + (f", first: {problems[0][:160]}" if problems else ""),
     ]
-    figures: dict[str, float] = {"sweep": sweep}
-    for key in ("flowing", "backlog", "stalled"):
-        m, skip = measured[key]
-        part = m.between(m.ready_at + (skip or 0)) or m.samples
-        figures[f"{key}.cpu"] = _rate(part, "cpu")
-        figures[f"{key}.cpu_workers"] = _rate(part, "tree")
-        figures[f"{key}.qps"] = _rate(part, "queries")
-        figures[f"{key}.rss"] = statistics.median(s.rss for s in part)
-    return Result("\n".join(lines), figures)
+    # Only what is measured directly: a difference of two noisy rates may come out at 0 in a
+    # tiny run.
+    kept = ("sweep", "flowing.", "backlog.", "stalled.", "finishing.cpu", "finishing.qps")
+    return Result(
+        "\n".join(lines),
+        {k: v for k, v in figures.items() if k.startswith(kept) and not k.endswith(".videos")},
+    )
 
 
 def main() -> None:

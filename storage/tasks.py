@@ -186,6 +186,21 @@ class TaskStore:
         change = TaskChange(task_id, fields, expect_status, expect_delivery, expect_poll_at)
         return await self.db.write(*self._statement(change)) == 1
 
+    async def update_returning(
+        self,
+        task_id: int,
+        *,
+        expect_status: Iterable[TaskStatus] | None = None,
+        expect_delivery: Iterable[Delivery] | None = None,
+        **fields: object,
+    ) -> Task | None:
+        """`update`, and the task as it is now if its row changed (None if someone else moved
+        it on): one round trip instead of a write and a read."""
+        change = TaskChange(task_id, fields, expect_status, expect_delivery)
+        sql, params = self._statement(change)
+        rows = await self.db.write_returning(sql + " RETURNING *", params)
+        return _task(rows[0]) if rows else None
+
     async def update_each(self, changes: Sequence[TaskChange]) -> list[bool]:
         """`update` for each change, all in one transaction; whether each row changed."""
         async with self.db.transaction() as tx:

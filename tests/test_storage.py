@@ -118,6 +118,28 @@ async def test_state_moves_only_from_the_expected_state(store: Store) -> None:
         await store.tasks.update(task.id, prompt="x")
 
 
+async def test_a_guarded_move_can_return_the_task_it_moved(store: Store) -> None:
+    draft = await store.drafts.get_or_create(ALICE, language="en", options=Options())
+    task = await store.tasks.create_from_draft(draft, request_message_id=None, callback_secret="s")
+    assert task is not None
+    await store.tasks.update(task.id, status=TaskStatus.COMPLETED, result_url="https://r")
+    claims = [
+        await store.tasks.update_returning(
+            task.id, delivery=Delivery.SENDING, owner="me", expect_delivery=[Delivery.NONE]
+        )
+        for _ in range(2)
+    ]
+    assert claims[1] is None
+    moved = claims[0]
+    assert moved is not None and moved.id == task.id
+    assert (moved.delivery, moved.status, moved.result_url) == (
+        Delivery.SENDING,
+        TaskStatus.COMPLETED,
+        "https://r",
+    )
+    assert moved == await store.tasks.get(task.id)
+
+
 async def test_a_refused_draft_is_given_back_with_a_new_key(store: Store) -> None:
     draft = await store.drafts.get_or_create(ALICE, language="en", options=Options())
     await store.tasks.create_from_draft(draft, request_message_id=None, callback_secret="s")

@@ -80,15 +80,14 @@ class Deliverer:
 
     async def deliver(self, task_id: int) -> None:
         """Send the outcome of a final task, unless it was already sent or is being sent."""
-        if not await self._store.tasks.update(
+        task = await self._store.tasks.update_returning(
             task_id,
             delivery=Delivery.SENDING,
             owner=self._store.replica_id,  # if this replica stops, another settles the send
             expect_delivery=[Delivery.NONE],
-        ):
+        )
+        if task is None:
             return
-        task = await self._store.tasks.get(task_id)
-        assert task is not None
         try:
             if task.status is TaskStatus.COMPLETED and task.result_url:
                 outcome, message_id, file_id = await self._send_video(task, task.result_url)
