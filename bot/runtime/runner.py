@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import uvicorn
 from telegram import Update
@@ -29,16 +29,9 @@ from bot.telegram.webhook import enqueue_into, webhook_route
 from bot.web.asgi_guard import QuietBrokenConnections
 from bot.web.health import Health
 from bot.web.routes import create_web_app
+from bot.web.server import WebServer
 
 log = logging.getLogger(__name__)
-
-
-class _WebServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the runner owns shutdown."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 async def serve(
@@ -82,7 +75,7 @@ async def serve(
         lifespan="off",
         timeout_graceful_shutdown=5,
     )
-    server = _WebServer(config)
+    server = WebServer(config)
     stop = stop or asyncio.Event()
     if handle_signals:
         loop = asyncio.get_running_loop()
@@ -115,7 +108,7 @@ async def serve(
     except Stopped:
         log.info("stopped before Telegram answered")
     finally:
-        server.should_exit = True
+        server.exit()
         stop_task.cancel()
         if upstream_check is not None:
             upstream_check.cancel()

@@ -1,43 +1,23 @@
-"""uvicorn for the fakes: no signal handling, and a stop that takes milliseconds, not tenths.
+"""uvicorn for the fakes: a stop that takes milliseconds, not tenths.
 
-uvicorn looks at `should_exit` every 0.1 s, and on the way out sleeps 0.1 s, then polls its open
-connections every 0.1 s: about a quarter of a second per server, three servers per test that
-starts the bot. Here `exit()` wakes the server at once and the connections are polled often.
+On the way out uvicorn sleeps 0.1 s, then polls its open connections every 0.1 s: about a
+quarter of a second per server, three servers per test that starts the bot. Here `exit()` wakes
+the server at once (bot.web.server) and the connections are polled often.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 
-import uvicorn
+from bot.web.server import WebServer
 
 _POLL_SECONDS = 0.005
 
 
-class QuickServer(uvicorn.Server):
-    """A uvicorn server that leaves signal handling alone and stops promptly (`exit`)."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self._exit_requested = asyncio.Event()
-
-    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
-        return contextlib.nullcontext()
-
-    def exit(self) -> None:
-        """Stop serving (as setting `should_exit` does), without waiting for the next tick."""
-        self.should_exit = True
-        self._exit_requested.set()
-
-    async def main_loop(self) -> None:
-        # on_tick refreshes the Date header every tenth tick: once a second, as in uvicorn.
-        counter = 0
-        while not await self.on_tick(counter):
-            counter = (counter + 10) % 864000
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._exit_requested.wait(), 1.0)
+class QuickServer(WebServer):
+    """The bot's uvicorn server (no signal handling, `exit` stops it at once), shut down
+    promptly."""
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
