@@ -7,7 +7,7 @@ Each engine maps its driver's errors onto the ones below.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -42,6 +42,11 @@ class Connection(Protocol):
 
     async def write(self, sql: str, params: Params = ()) -> int:
         """Run one statement that changes rows; returns how many it changed."""
+        ...
+
+    async def write_many(self, sql: str, rows: Sequence[Params]) -> None:
+        """Run one statement once for each set of parameters, in one trip to the driver (on
+        the database itself, all of them in one transaction)."""
         ...
 
 

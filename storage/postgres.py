@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import cast
 from urllib.parse import unquote, urlsplit
@@ -84,6 +84,12 @@ class _Statements:
     async def write(self, sql: str, params: Params = ()) -> int:
         try:
             return _rowcount(await self._target.execute(numbered(sql), *params))
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
+
+    async def write_many(self, sql: str, rows: Sequence[Params]) -> None:
+        try:
+            await self._target.executemany(numbered(sql), rows)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(str(exc)) from exc
 
@@ -180,6 +186,11 @@ class PostgresDatabase:
     async def write_returning(self, sql: str, params: Params = ()) -> list[Row]:
         """Run one statement (autocommit); the rows its RETURNING gave."""
         return await self._open_statements().fetchall(sql, params)
+
+    async def write_many(self, sql: str, rows: Sequence[Params]) -> None:
+        """Run one statement for each set of parameters, all in one transaction (asyncpg's
+        executemany is atomic)."""
+        await self._open_statements().write_many(sql, rows)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """The first row of a query, or None."""

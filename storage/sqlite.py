@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar, cast
@@ -50,6 +50,12 @@ class _Statements:
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(str(exc)) from exc
         return cursor.rowcount
+
+    async def write_many(self, sql: str, rows: Sequence[Params]) -> None:
+        try:
+            await self._conn.executemany(sql, rows)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
 
 
 async def _to_the_end(step: Awaitable[_T]) -> _T:
@@ -148,6 +154,11 @@ class SqliteDatabase:
         statements = self._open
         async with self._write_lock:
             return await _to_the_end(statements.fetchall(sql, params))
+
+    async def write_many(self, sql: str, rows: Sequence[Params]) -> None:
+        """Run one statement for each set of parameters, all in one transaction."""
+        async with self.transaction() as tx:
+            await tx.write_many(sql, rows)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """The first row of a query, or None."""

@@ -201,10 +201,16 @@ class TaskStore:
         rows = await self.db.write_returning(sql + " RETURNING *", params)
         return _task(rows[0]) if rows else None
 
-    async def update_each(self, changes: Sequence[TaskChange]) -> list[bool]:
-        """`update` for each change, all in one transaction; whether each row changed."""
+    async def update_each(self, changes: Sequence[TaskChange]) -> None:
+        """`update` for each change (each only if its task is still as it expects), all in one
+        transaction: the changes of one shape (the same fields and expectations) in one trip."""
+        shapes: dict[str, list[tuple[object, ...]]] = {}
+        for change in changes:
+            sql, params = self._statement(change)
+            shapes.setdefault(sql, []).append(params)
         async with self.db.transaction() as tx:
-            return [await tx.write(*self._statement(change)) == 1 for change in changes]
+            for sql, rows in shapes.items():
+                await tx.write_many(sql, rows)
 
     def _statement(self, change: TaskChange) -> tuple[str, tuple[object, ...]]:
         unknown = set(change.fields) - _COLUMNS

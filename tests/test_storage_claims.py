@@ -161,15 +161,17 @@ async def test_next_queries_written_together_each_keep_their_own_condition(repli
     assert await store.tasks.update(ids[1], next_poll_at=0.0)  # a callback for the second
     await store.tasks.update(ids[2], status=TaskStatus.COMPLETED)  # the third ended meanwhile
     running = (TaskStatus.PENDING, TaskStatus.PROCESSING)
-    written = await store.tasks.update_each(
+    # Changes of two shapes: the first also records progress.
+    shapes = [{"next_poll_at": now + 60, "progress": 40}] + [{"next_poll_at": now + 60}] * 2
+    await store.tasks.update_each(
         [
-            TaskChange(t.id, {"next_poll_at": now + 60}, running, expect_poll_at=t.next_poll_at)
-            for t in claimed
+            TaskChange(t.id, fields, running, expect_poll_at=t.next_poll_at)
+            for t, fields in zip(claimed, shapes, strict=True)
         ]
     )
-    assert written == [True, False, False]
-    polls = [(await store.tasks.get(i)).next_poll_at for i in ids]  # type: ignore[union-attr]
-    assert polls == [now + 60, 0.0, now + 30]
+    tasks = [await store.tasks.get(i) for i in ids]
+    assert [t.next_poll_at for t in tasks] == [now + 60, 0.0, now + 30]  # type: ignore[union-attr]
+    assert tasks[0].progress == 40  # type: ignore[union-attr]
 
 
 async def test_a_stopped_replicas_claims_are_due_again(replicas) -> None:  # type: ignore[no-untyped-def]

@@ -349,14 +349,13 @@ class TaskTracker:
         while self._reschedules:
             batch, self._reschedules = self._reschedules, []
             try:
-                moved = await self._store.tasks.update_each([change for change, _ in batch])
+                await self._store.tasks.update_each([change for change, _ in batch])
             except Exception:
                 # Each is due again when its claim runs out.
                 log.exception("the next queries of %d tasks were not written", len(batch))
                 continue
-            for (_, at), changed in zip(batch, moved, strict=True):
-                if changed:
-                    self._due(at)
+            # A change that did not apply (a callback made its task due) already woke the loop.
+            self._due(min(at for _, at in batch))
 
     async def _finish(self, task_id: int) -> None:
         self._background.spawn(self._deliverer.deliver(task_id), name=f"deliver-{task_id}")
