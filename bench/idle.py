@@ -378,7 +378,7 @@ async def run(cfg: Config) -> Result:
         for label, name, seeder, window, skip in plan:
             print(f"{label} for {window:g} s", file=sys.stderr)
             runs.append((label, await measure(work, name, seeder, cfg, window), skip))
-        flow_run = runs[1][1]
+        flow_run = next(m for label, m, _ in runs if label.startswith("flowing"))
         finishing_rate = _rate(flow_run.between(flow_run.ready_at + cfg.warmup), "videos")
         if not finishing_rate > 0:  # a tiny run may see none in its window
             finishing_rate = cfg.tasks / cfg.estimate

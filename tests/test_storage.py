@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from storage import Store, database_at
+from storage.db import IntegrityError
 from storage.migrations import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
 from storage.models import ChatKey, Delivery, DraftState, Options, RefStatus, TaskStatus
 from tests.conftest import on_both_engines
@@ -138,6 +139,27 @@ async def test_a_guarded_move_can_return_the_task_it_moved(store: Store) -> None
         "https://r",
     )
     assert moved == await store.tasks.get(task.id)
+
+
+async def test_a_statement_for_many_rows_is_written_whole_or_not_at_all(store: Store) -> None:
+    tasks = []
+    for chat in (10, 11):
+        key = ChatKey(chat_id=chat, user_id=chat)
+        draft = await store.drafts.get_or_create(key, language="en", options=Options())
+        task = await store.tasks.create_from_draft(
+            draft, request_message_id=None, callback_secret=f"s{chat}"
+        )
+        assert task is not None
+        tasks.append(task)
+    first, second = (task.id for task in tasks)
+    sql = "UPDATE tasks SET status = ? WHERE id = ?"
+    await store.db.write_many(sql, [("submitting", first), ("submitting", second)])
+    assert {(await store.tasks.get(i)).status for i in (first, second)} == {  # type: ignore[union-attr]
+        TaskStatus.SUBMITTING
+    }
+    with pytest.raises(IntegrityError):  # the second breaks a NOT NULL rule: the first is undone
+        await store.db.write_many(sql, [("completed", first), (None, second)])
+    assert (await store.tasks.get(first)).status is TaskStatus.SUBMITTING  # type: ignore[union-attr]
 
 
 async def test_a_refused_draft_is_given_back_with_a_new_key(store: Store) -> None:
